@@ -1,0 +1,67 @@
+//! Storage for Regulars. The same code runs on an embedded SQLite file (the default) and on a
+//! PostgreSQL server (scale-out), chosen by the database URL.
+//!
+//! Every function is scoped by a [`StoreId`](regulars_domain::StoreId): no query reads or
+//! writes across tenants. Writes that must be atomic take a [`Tx`].
+
+mod customers;
+mod db;
+mod events;
+mod idempotency;
+mod orders;
+mod schema;
+mod stores;
+mod webhooks;
+
+pub use customers::{CustomerFilter, CustomerRecord, Identity};
+pub use db::{Backend, Db, Row, Tx};
+pub use events::{EventRecord, TimelineQuery};
+pub use idempotency::{Claim, StoredReply};
+pub use orders::{LineRecord, OrderFilter, OrderRecord, RefundRecord};
+pub use stores::{ApiKeyCreated, StoreRecord};
+
+use regulars_domain::FieldError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database url {0}")]
+    BadUrl(String),
+    /// The input was refused; nothing was written.
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+/// What a write did to one record: the same record sent twice is `Unchanged` the second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// How many rows a multi-row statement carries: well under SQLite's 32,766 and PostgreSQL's
+/// 65,535 bind parameters for our widest table.
+pub(crate) const CHUNK: usize = 400;
+
+pub(crate) fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A scalar subquery usable as a value, e.g. in `UPDATE … SET x = (SELECT …)`.
+pub(crate) fn scalar(q: sea_query::SelectStatement) -> sea_query::SimpleExpr {
+    sea_query::SimpleExpr::SubQuery(None, Box::new(q.into_sub_query_statement()))
+}

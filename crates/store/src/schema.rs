@@ -1,0 +1,215 @@
+//! Table and column names for sea-query. Kept in step with the migration files.
+#![allow(dead_code)]
+
+use sea_query::Iden;
+
+#[derive(Iden, Clone, Copy)]
+pub enum Stores {
+    Table,
+    Id,
+    Name,
+    Currency,
+    Timezone,
+    Locale,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum ApiKeys {
+    Table,
+    Id,
+    StoreId,
+    Name,
+    Prefix,
+    KeyHash,
+    CreatedAt,
+    RevokedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum WebhookSecrets {
+    Table,
+    Id,
+    StoreId,
+    Source,
+    Secret,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Customers {
+    Table,
+    Id,
+    StoreId,
+    Email,
+    Phone,
+    FirstName,
+    LastName,
+    Locale,
+    Birthday,
+    Tags,
+    Attributes,
+    Note,
+    AcquisitionChannel,
+    AcquisitionCostMinor,
+    AcquisitionCostCurrency,
+    HasAccount,
+    ConsentEmail,
+    ConsentSms,
+    ConsentWhatsapp,
+    OrdersCount,
+    TotalSpentMinor,
+    FirstOrderAt,
+    LastOrderAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum CustomerIdentities {
+    Table,
+    StoreId,
+    Source,
+    ExternalId,
+    CustomerId,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum ConsentEvents {
+    Table,
+    Id,
+    StoreId,
+    CustomerId,
+    Channel,
+    Granted,
+    OccurredAt,
+    RecordedAt,
+    CollectedVia,
+    NoticeVersion,
+    NoticeHash,
+    Language,
+    Ip,
+    UserAgent,
+    Actor,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Orders {
+    Table,
+    Id,
+    StoreId,
+    Source,
+    ExternalId,
+    OrderNumber,
+    CustomerId,
+    PlacedAt,
+    SourceUpdatedAt,
+    Currency,
+    Subtotal,
+    DiscountTotal,
+    ShippingTotal,
+    TaxTotal,
+    Total,
+    RefundedTotal,
+    FinancialStatus,
+    Status,
+    CancelledAt,
+    Marketplace,
+    BuyerAcceptsMarketing,
+    Note,
+    DiscountCodes,
+    Fingerprint,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum OrderLines {
+    Table,
+    OrderId,
+    Position,
+    ExternalId,
+    ProductExternalId,
+    VariantExternalId,
+    Sku,
+    Title,
+    Quantity,
+    UnitPrice,
+    Discount,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Refunds {
+    Table,
+    Id,
+    StoreId,
+    OrderId,
+    ExternalId,
+    CreatedAt,
+    Amount,
+    Reason,
+    Lines,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Products {
+    Table,
+    StoreId,
+    Source,
+    ProductKey,
+    Sku,
+    Title,
+    Currency,
+    LastPrice,
+    FirstSeenAt,
+    LastSeenAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Events {
+    Table,
+    Id,
+    StoreId,
+    CustomerId,
+    Kind,
+    Name,
+    OccurredAt,
+    RecordedAt,
+    DedupeKey,
+    Data,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum IdempotencyKeys {
+    Table,
+    StoreId,
+    Key,
+    RequestHash,
+    State,
+    ResponseStatus,
+    ResponseBody,
+    CreatedAt,
+    CompletedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum WebhookDeliveries {
+    Table,
+    StoreId,
+    Source,
+    DeliveryId,
+    Topic,
+    ReceivedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Imports {
+    Table,
+    Id,
+    StoreId,
+    Kind,
+    FileName,
+    StartedAt,
+    FinishedAt,
+    Summary,
+}

@@ -276,6 +276,7 @@ pub(crate) async fn upsert_customers(
     inputs: &[(Source, &CustomerInput)],
     now: Timestamp,
     actor: &str,
+    pinned: Option<CustomerId>,
 ) -> Result<Vec<(CustomerId, Outcome)>, StoreError> {
     let store_key = store.to_string();
 
@@ -345,6 +346,7 @@ pub(crate) async fn upsert_customers(
         .chain(by_email.values())
         .chain(by_phone.values())
         .cloned()
+        .chain(pinned.map(|p| p.to_string()))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -364,10 +366,10 @@ pub(crate) async fn upsert_customers(
     let mut timeline: Vec<NewEvent> = Vec::new();
     let mut results = Vec::with_capacity(inputs.len());
     for (source, input) in inputs {
-        let found = input
-            .external_id
+        let found = pinned
+            .map(|p| p.to_string())
             .as_ref()
-            .and_then(|ext| by_identity.get(&(*source, ext.clone())))
+            .or(input.external_id.as_ref().and_then(|ext| by_identity.get(&(*source, ext.clone()))))
             .or_else(|| input.email.as_ref().and_then(|e| by_email.get(e.as_str())))
             .or_else(|| input.phone.as_ref().and_then(|p| by_phone.get(p.as_str())))
             .and_then(|id| index_of.get(id).copied());
@@ -722,7 +724,7 @@ impl Tx {
             .into());
         }
         self.lock_store(store).await?;
-        let mut out = upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor).await?;
+        let mut out = upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor, None).await?;
         Ok(out.remove(0))
     }
 
@@ -734,6 +736,44 @@ impl Tx {
         actor: &str,
     ) -> Result<Vec<(CustomerId, Outcome)>, StoreError> {
         self.lock_store(store).await?;
-        upsert_customers(self, store, inputs, Timestamp::now(), actor).await
+        upsert_customers(self, store, inputs, Timestamp::now(), actor, None).await
+    }
+
+    /// Applies a partial update to the customer with this id (fields left `None` are kept).
+    pub async fn update_customer(
+        &mut self,
+        store: StoreId,
+        id: CustomerId,
+        source: Source,
+        input: &CustomerInput,
+        actor: &str,
+    ) -> Result<Outcome, StoreError> {
+        input.validate()?;
+        self.lock_store(store).await?;
+        let q = select_rows(store).and_where(Expr::col(Customers::Id).eq(id.to_string())).to_owned();
+        if self.fetch_optional::<CustomerRow>(&q).await?.is_none() {
+            return Err(StoreError::NotFound("customer"));
+        }
+        if let Some(ext) = &input.external_id {
+            let owner = Query::select()
+                .column(CustomerIdentities::CustomerId)
+                .from(CustomerIdentities::Table)
+                .and_where(Expr::col(CustomerIdentities::StoreId).eq(store.to_string()))
+                .and_where(Expr::col(CustomerIdentities::Source).eq(source.as_str()))
+                .and_where(Expr::col(CustomerIdentities::ExternalId).eq(ext.as_str()))
+                .to_owned();
+            if let Some((other,)) = self.fetch_optional::<(String,)>(&owner).await? {
+                if other != id.to_string() {
+                    return Err(FieldError::new(
+                        "external_id",
+                        "external_id_taken",
+                        "another customer already has this external_id",
+                    )
+                    .into());
+                }
+            }
+        }
+        let mut out = upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor, Some(id)).await?;
+        Ok(out.remove(0).1)
     }
 }

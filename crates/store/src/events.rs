@@ -144,9 +144,10 @@ impl Db {
             })
             .collect()
     }
+}
 
-    /// Records a custom event on a customer's timeline (creating the customer if they are new).
-    /// An event with the same `external_id` (or, without one, the same content) is stored once.
+impl Db {
+    /// Records a custom event in its own transaction; see [`Tx::record_event`].
     pub async fn record_event(
         &self,
         store: StoreId,
@@ -155,9 +156,26 @@ impl Db {
         event: &EventInput,
         actor: &str,
     ) -> Result<(CustomerId, Outcome), StoreError> {
-        event.validate()?;
         let mut tx = self.begin().await?;
-        let (customer_id, _) = tx.upsert_customer(store, source, customer, actor).await?;
+        let out = tx.record_event(store, source, customer, event, actor).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+impl Tx {
+    /// Records a custom event on a customer's timeline (creating the customer if they are new).
+    /// An event with the same `external_id` (or, without one, the same content) is stored once.
+    pub async fn record_event(
+        &mut self,
+        store: StoreId,
+        source: Source,
+        customer: &CustomerInput,
+        event: &EventInput,
+        actor: &str,
+    ) -> Result<(CustomerId, Outcome), StoreError> {
+        event.validate()?;
+        let (customer_id, _) = self.upsert_customer(store, source, customer, actor).await?;
         let dedupe_key = match &event.external_id {
             Some(ext) => format!("custom:{source}:{ext}"),
             None => format!(
@@ -173,8 +191,7 @@ impl Db {
             dedupe_key,
             data: event.properties.clone(),
         };
-        let inserted = insert_events(&mut tx, store, &[new], Timestamp::now()).await?;
-        tx.commit().await?;
+        let inserted = insert_events(self, store, &[new], Timestamp::now()).await?;
         Ok((customer_id, if inserted == 1 { Outcome::Created } else { Outcome::Unchanged }))
     }
 }

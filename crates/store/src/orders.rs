@@ -224,7 +224,7 @@ impl Tx {
             })
             .collect();
         let pairs: Vec<(Source, &regulars_domain::CustomerInput)> = customer_inputs.iter().map(|(_, p)| *p).collect();
-        let resolved = upsert_customers(self, store.id, &pairs, now, actor).await?;
+        let resolved = upsert_customers(self, store.id, &pairs, now, actor, None).await?;
         let mut customer_of: Vec<Option<String>> = vec![None; orders.len()];
         for ((i, _), (cid, _)) in customer_inputs.iter().zip(&resolved) {
             customer_of[*i] = Some(cid.to_string());
@@ -515,6 +515,26 @@ impl Tx {
             refresh_aggregates(self, store.id, store.currency.code(), &HashSet::from([c])).await?;
         }
         Ok((order_id, Outcome::Created))
+    }
+}
+
+impl Tx {
+    /// The currency of a stored order, to read a refund's amounts in.
+    pub async fn order_currency(
+        &mut self,
+        store: StoreId,
+        source: Source,
+        external_id: &str,
+    ) -> Result<Currency, StoreError> {
+        let q = Query::select()
+            .column(Orders::Currency)
+            .from(Orders::Table)
+            .and_where(Expr::col(Orders::StoreId).eq(store.to_string()))
+            .and_where(Expr::col(Orders::Source).eq(source.as_str()))
+            .and_where(Expr::col(Orders::ExternalId).eq(external_id))
+            .to_owned();
+        let (code,): (String,) = self.fetch_optional(&q).await?.ok_or(StoreError::NotFound("order"))?;
+        Currency::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
 

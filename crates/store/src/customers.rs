@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use regulars_domain::{
-    new_id, Birthday, ConsentChannel, CustomerId, CustomerInput, Email, FieldError, Locale, Money, Phone, Source,
-    StoreId, Timestamp,
+    new_id, Birthday, ConsentChannel, CustomerId, CustomerInput, Email, FieldError, Locale, Money, Phone,
+    Source, StoreId, Timestamp,
 };
 use sea_query::{Expr, Order, Query, SimpleExpr};
 use serde::Serialize;
@@ -184,11 +184,20 @@ impl CustomerRow {
                 slot.clone_from(value);
             }
         }
-        set(&mut self.email, &input.email.as_ref().map(|e| e.as_str().to_string()));
-        set(&mut self.phone, &input.phone.as_ref().map(|p| p.as_str().to_string()));
+        set(
+            &mut self.email,
+            &input.email.as_ref().map(|e| e.as_str().to_string()),
+        );
+        set(
+            &mut self.phone,
+            &input.phone.as_ref().map(|p| p.as_str().to_string()),
+        );
         set(&mut self.first_name, &input.first_name);
         set(&mut self.last_name, &input.last_name);
-        set(&mut self.locale, &input.locale.as_ref().map(|l| l.as_str().to_string()));
+        set(
+            &mut self.locale,
+            &input.locale.as_ref().map(|l| l.as_str().to_string()),
+        );
         set(&mut self.birthday, &input.birthday.map(|b| b.to_iso()));
         set(&mut self.note, &input.note);
         set(&mut self.acquisition_channel, &input.acquisition_channel);
@@ -232,12 +241,32 @@ impl CustomerRow {
         Ok(CustomerRecord {
             id: CustomerId::parse(&self.id).map_err(corrupt)?,
             identities,
-            email: self.email.as_deref().map(Email::parse).transpose().map_err(corrupt)?,
-            phone: self.phone.as_deref().map(Phone::parse).transpose().map_err(corrupt)?,
+            email: self
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            phone: self
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()
+                .map_err(corrupt)?,
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
-            locale: self.locale.as_deref().map(Locale::parse).transpose().map_err(corrupt)?,
-            birthday: self.birthday.as_deref().map(Birthday::parse).transpose().map_err(corrupt)?,
+            locale: self
+                .locale
+                .as_deref()
+                .map(Locale::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            birthday: self
+                .birthday
+                .as_deref()
+                .map(Birthday::parse)
+                .transpose()
+                .map_err(corrupt)?,
             tags: parse_json(&self.tags, "tags")?,
             attributes: parse_json(&self.attributes, "attributes")?,
             note: self.note.clone(),
@@ -304,7 +333,10 @@ pub(crate) async fn upsert_customers(
         }
     }
     let unmatched = |input: &CustomerInput, source: &Source| {
-        input.external_id.as_ref().is_none_or(|ext| !by_identity.contains_key(&(*source, ext.clone())))
+        input
+            .external_id
+            .as_ref()
+            .is_none_or(|ext| !by_identity.contains_key(&(*source, ext.clone())))
     };
     let emails: Vec<String> = inputs
         .iter()
@@ -353,10 +385,20 @@ pub(crate) async fn upsert_customers(
     let mut working: Vec<Working> = Vec::with_capacity(inputs.len());
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for chunk in wanted.chunks(CHUNK) {
-        let rows: Vec<CustomerRow> = tx.fetch_all(&select_rows(store).and_where(Expr::col(Customers::Id).is_in(chunk.iter().map(String::as_str))).to_owned()).await?;
+        let rows: Vec<CustomerRow> = tx
+            .fetch_all(
+                &select_rows(store)
+                    .and_where(Expr::col(Customers::Id).is_in(chunk.iter().map(String::as_str)))
+                    .to_owned(),
+            )
+            .await?;
         for row in rows {
             index_of.insert(row.id.clone(), working.len());
-            working.push(Working { row, is_new: false, dirty: false });
+            working.push(Working {
+                row,
+                is_new: false,
+                dirty: false,
+            });
         }
     }
 
@@ -369,7 +411,10 @@ pub(crate) async fn upsert_customers(
         let found = pinned
             .map(|p| p.to_string())
             .as_ref()
-            .or(input.external_id.as_ref().and_then(|ext| by_identity.get(&(*source, ext.clone()))))
+            .or(input
+                .external_id
+                .as_ref()
+                .and_then(|ext| by_identity.get(&(*source, ext.clone()))))
             .or_else(|| input.email.as_ref().and_then(|e| by_email.get(e.as_str())))
             .or_else(|| input.phone.as_ref().and_then(|p| by_phone.get(p.as_str())))
             .and_then(|id| index_of.get(id).copied());
@@ -379,7 +424,11 @@ pub(crate) async fn upsert_customers(
                 let created_at = input.created_at.unwrap_or(now).0;
                 let row = CustomerRow::new(created_at);
                 index_of.insert(row.id.clone(), working.len());
-                working.push(Working { row, is_new: true, dirty: false });
+                working.push(Working {
+                    row,
+                    is_new: true,
+                    dirty: false,
+                });
                 (working.len() - 1, true)
             }
         };
@@ -389,16 +438,23 @@ pub(crate) async fn upsert_customers(
         let mut changed = w.row != before;
 
         if let Some(ext) = &input.external_id {
-            if by_identity.insert((*source, ext.clone()), w.row.id.clone()).is_none() {
+            if by_identity
+                .insert((*source, ext.clone()), w.row.id.clone())
+                .is_none()
+            {
                 identities_new.push((*source, ext.clone(), w.row.id.clone()));
                 changed = true;
             }
         }
         if let Some(e) = &input.email {
-            by_email.entry(e.as_str().to_string()).or_insert_with(|| w.row.id.clone());
+            by_email
+                .entry(e.as_str().to_string())
+                .or_insert_with(|| w.row.id.clone());
         }
         if let Some(p) = &input.phone {
-            by_phone.entry(p.as_str().to_string()).or_insert_with(|| w.row.id.clone());
+            by_phone
+                .entry(p.as_str().to_string())
+                .or_insert_with(|| w.row.id.clone());
         }
         for change in &input.consents {
             if w.row.consent(change.channel) == Some(change.granted) {
@@ -455,7 +511,8 @@ pub(crate) async fn upsert_customers(
     let new_rows: Vec<&CustomerRow> = working.iter().filter(|w| w.is_new).map(|w| &w.row).collect();
     for chunk in new_rows.chunks(CHUNK) {
         let mut q = Query::insert();
-        q.into_table(Customers::Table).columns(std::iter::once(Customers::StoreId).chain(ROW_COLUMNS));
+        q.into_table(Customers::Table)
+            .columns(std::iter::once(Customers::StoreId).chain(ROW_COLUMNS));
         for row in chunk {
             let mut values = vec![SimpleExpr::from(store_key.clone())];
             values.extend(row.values());
@@ -538,24 +595,37 @@ pub(crate) async fn refresh_aggregates(
         let counted = || {
             Query::select()
                 .from(Orders::Table)
-                .and_where(Expr::col((Orders::Table, Orders::CustomerId)).equals((Customers::Table, Customers::Id)))
+                .and_where(
+                    Expr::col((Orders::Table, Orders::CustomerId)).equals((Customers::Table, Customers::Id)),
+                )
                 .and_where(Expr::col((Orders::Table, Orders::Status)).ne("cancelled"))
                 .to_owned()
         };
         let q = Query::update()
             .table(Customers::Table)
-            .value(Customers::OrdersCount, crate::scalar(counted().expr(Expr::col(Orders::Id).count()).take()))
+            .value(
+                Customers::OrdersCount,
+                crate::scalar(counted().expr(Expr::col(Orders::Id).count()).take()),
+            )
             .value(
                 Customers::TotalSpentMinor,
                 crate::scalar(
                     counted()
-                        .expr(Expr::cust("COALESCE(SUM(orders.total - orders.refunded_total), 0)"))
+                        .expr(Expr::cust(
+                            "COALESCE(SUM(orders.total - orders.refunded_total), 0)",
+                        ))
                         .and_where(Expr::col((Orders::Table, Orders::Currency)).eq(currency))
                         .take(),
                 ),
             )
-            .value(Customers::FirstOrderAt, crate::scalar(counted().expr(Expr::col(Orders::PlacedAt).min()).take()))
-            .value(Customers::LastOrderAt, crate::scalar(counted().expr(Expr::col(Orders::PlacedAt).max()).take()))
+            .value(
+                Customers::FirstOrderAt,
+                crate::scalar(counted().expr(Expr::col(Orders::PlacedAt).min()).take()),
+            )
+            .value(
+                Customers::LastOrderAt,
+                crate::scalar(counted().expr(Expr::col(Orders::PlacedAt).max()).take()),
+            )
             .and_where(Expr::col(Customers::StoreId).eq(store.to_string()))
             .and_where(Expr::col(Customers::Id).is_in(chunk.iter().copied()))
             .to_owned();
@@ -577,13 +647,26 @@ pub struct CustomerFilter {
 
 impl Db {
     pub async fn customer(&self, store: StoreId, id: CustomerId) -> Result<CustomerRecord, StoreError> {
-        let q = select_rows(store).and_where(Expr::col(Customers::Id).eq(id.to_string())).to_owned();
-        let row: CustomerRow = self.fetch_optional(&q).await?.ok_or(StoreError::NotFound("customer"))?;
-        let identities = self.identities(store, &[row.id.clone()]).await?.remove(&row.id).unwrap_or_default();
+        let q = select_rows(store)
+            .and_where(Expr::col(Customers::Id).eq(id.to_string()))
+            .to_owned();
+        let row: CustomerRow = self
+            .fetch_optional(&q)
+            .await?
+            .ok_or(StoreError::NotFound("customer"))?;
+        let identities = self
+            .identities(store, &[row.id.clone()])
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
         row.into_record(identities)
     }
 
-    pub async fn customers(&self, store: StoreId, filter: &CustomerFilter) -> Result<Vec<CustomerRecord>, StoreError> {
+    pub async fn customers(
+        &self,
+        store: StoreId,
+        filter: &CustomerFilter,
+    ) -> Result<Vec<CustomerRecord>, StoreError> {
         let mut q = select_rows(store);
         if let Some(ext) = &filter.external_id {
             let mut sub = Query::select();
@@ -605,7 +688,8 @@ impl Db {
         if let Some(after) = filter.after {
             q.and_where(Expr::col(Customers::Id).gt(after.to_string()));
         }
-        q.order_by(Customers::Id, Order::Asc).limit(filter.limit.clamp(1, 1000));
+        q.order_by(Customers::Id, Order::Asc)
+            .limit(filter.limit.clamp(1, 1000));
         let rows: Vec<CustomerRow> = self.fetch_all(&q).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let mut identities = self.identities(store, &ids).await?;
@@ -617,11 +701,19 @@ impl Db {
             .collect()
     }
 
-    async fn identities(&self, store: StoreId, ids: &[String]) -> Result<HashMap<String, Vec<Identity>>, StoreError> {
+    async fn identities(
+        &self,
+        store: StoreId,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<Identity>>, StoreError> {
         let mut out: HashMap<String, Vec<Identity>> = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
             let q = Query::select()
-                .columns([CustomerIdentities::CustomerId, CustomerIdentities::Source, CustomerIdentities::ExternalId])
+                .columns([
+                    CustomerIdentities::CustomerId,
+                    CustomerIdentities::Source,
+                    CustomerIdentities::ExternalId,
+                ])
                 .from(CustomerIdentities::Table)
                 .and_where(Expr::col(CustomerIdentities::StoreId).eq(store.to_string()))
                 .and_where(Expr::col(CustomerIdentities::CustomerId).is_in(chunk.iter().map(String::as_str)))
@@ -724,7 +816,8 @@ impl Tx {
             .into());
         }
         self.lock_store(store).await?;
-        let mut out = upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor, None).await?;
+        let mut out =
+            upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor, None).await?;
         Ok(out.remove(0))
     }
 
@@ -750,7 +843,9 @@ impl Tx {
     ) -> Result<Outcome, StoreError> {
         input.validate()?;
         self.lock_store(store).await?;
-        let q = select_rows(store).and_where(Expr::col(Customers::Id).eq(id.to_string())).to_owned();
+        let q = select_rows(store)
+            .and_where(Expr::col(Customers::Id).eq(id.to_string()))
+            .to_owned();
         if self.fetch_optional::<CustomerRow>(&q).await?.is_none() {
             return Err(StoreError::NotFound("customer"));
         }
@@ -773,7 +868,8 @@ impl Tx {
                 }
             }
         }
-        let mut out = upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor, Some(id)).await?;
+        let mut out =
+            upsert_customers(self, store, &[(source, input)], Timestamp::now(), actor, Some(id)).await?;
         Ok(out.remove(0).1)
     }
 }

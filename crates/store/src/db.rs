@@ -7,7 +7,9 @@ use std::time::Duration;
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
 use sea_query_binder::SqlxBinder;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{FromRow, Postgres, Sqlite, Transaction};
 
 use crate::StoreError;
@@ -124,26 +126,35 @@ impl Db {
 
     pub async fn fetch_all<T: Row>(&self, query: &impl SqlxBinder) -> Result<Vec<T>, StoreError> {
         Ok(on_backend!(self.target(), query, |sql, values, exec| {
-            sqlx::query_as_with::<_, T, _>(&sql, values).fetch_all(exec).await?
+            sqlx::query_as_with::<_, T, _>(&sql, values)
+                .fetch_all(exec)
+                .await?
         }))
     }
 
     pub async fn fetch_optional<T: Row>(&self, query: &impl SqlxBinder) -> Result<Option<T>, StoreError> {
         Ok(on_backend!(self.target(), query, |sql, values, exec| {
-            sqlx::query_as_with::<_, T, _>(&sql, values).fetch_optional(exec).await?
+            sqlx::query_as_with::<_, T, _>(&sql, values)
+                .fetch_optional(exec)
+                .await?
         }))
     }
 
     pub async fn execute(&self, query: &impl SqlxBinder) -> Result<u64, StoreError> {
         Ok(on_backend!(self.target(), query, |sql, values, exec| {
-            sqlx::query_with(&sql, values).execute(exec).await?.rows_affected()
+            sqlx::query_with(&sql, values)
+                .execute(exec)
+                .await?
+                .rows_affected()
         }))
     }
 
     /// `PRAGMA integrity_check` on SQLite; PostgreSQL has no equivalent and reports "ok".
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         match self {
-            Db::Sqlite(pool) => Ok(sqlx::query_scalar("PRAGMA integrity_check").fetch_one(pool).await?),
+            Db::Sqlite(pool) => Ok(sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_one(pool)
+                .await?),
             Db::Pg(_) => Ok("ok".into()),
         }
     }
@@ -173,19 +184,26 @@ impl Tx {
 
     pub async fn fetch_all<T: Row>(&mut self, query: &impl SqlxBinder) -> Result<Vec<T>, StoreError> {
         Ok(on_backend!(self.target(), query, |sql, values, exec| {
-            sqlx::query_as_with::<_, T, _>(&sql, values).fetch_all(exec).await?
+            sqlx::query_as_with::<_, T, _>(&sql, values)
+                .fetch_all(exec)
+                .await?
         }))
     }
 
     pub async fn fetch_optional<T: Row>(&mut self, query: &impl SqlxBinder) -> Result<Option<T>, StoreError> {
         Ok(on_backend!(self.target(), query, |sql, values, exec| {
-            sqlx::query_as_with::<_, T, _>(&sql, values).fetch_optional(exec).await?
+            sqlx::query_as_with::<_, T, _>(&sql, values)
+                .fetch_optional(exec)
+                .await?
         }))
     }
 
     pub async fn execute(&mut self, query: &impl SqlxBinder) -> Result<u64, StoreError> {
         Ok(on_backend!(self.target(), query, |sql, values, exec| {
-            sqlx::query_with(&sql, values).execute(exec).await?.rows_affected()
+            sqlx::query_with(&sql, values)
+                .execute(exec)
+                .await?
+                .rows_affected()
         }))
     }
 
@@ -195,7 +213,10 @@ impl Tx {
     pub async fn lock_store(&mut self, store: regulars_domain::StoreId) -> Result<(), StoreError> {
         if let Tx::Pg(t) = self {
             let key = i64::from_be_bytes(store.0.as_bytes()[8..16].try_into().expect("8 bytes"));
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut **t).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut **t)
+                .await?;
         }
         Ok(())
     }

@@ -39,7 +39,11 @@ pub(crate) async fn insert_events(
                 Events::DedupeKey,
                 Events::Data,
             ])
-            .on_conflict(OnConflict::columns([Events::StoreId, Events::DedupeKey]).do_nothing().to_owned());
+            .on_conflict(
+                OnConflict::columns([Events::StoreId, Events::DedupeKey])
+                    .do_nothing()
+                    .to_owned(),
+            );
         for e in chunk {
             q.values_panic([
                 new_id().to_string().into(),
@@ -120,10 +124,8 @@ impl Db {
                 .and_where(Expr::col(Events::StoreId).eq(store.to_string()))
                 .to_owned();
             q.and_where(
-                Expr::tuple([Expr::col(Events::OccurredAt).into(), Expr::col(Events::Id).into()]).lt(Expr::tuple([
-                    crate::scalar(anchor),
-                    before.as_str().into(),
-                ])),
+                Expr::tuple([Expr::col(Events::OccurredAt).into(), Expr::col(Events::Id).into()])
+                    .lt(Expr::tuple([crate::scalar(anchor), before.as_str().into()])),
             );
         }
         q.order_by(Events::OccurredAt, Order::Desc)
@@ -180,7 +182,12 @@ impl Tx {
             Some(ext) => format!("custom:{source}:{ext}"),
             None => format!(
                 "custom:{}",
-                regulars_domain::fingerprint(&(customer_id, &event.name, event.occurred_at, &event.properties))
+                regulars_domain::fingerprint(&(
+                    customer_id,
+                    &event.name,
+                    event.occurred_at,
+                    &event.properties
+                ))
             ),
         };
         let new = NewEvent {
@@ -192,6 +199,13 @@ impl Tx {
             data: event.properties.clone(),
         };
         let inserted = insert_events(self, store, &[new], Timestamp::now()).await?;
-        Ok((customer_id, if inserted == 1 { Outcome::Created } else { Outcome::Unchanged }))
+        Ok((
+            customer_id,
+            if inserted == 1 {
+                Outcome::Created
+            } else {
+                Outcome::Unchanged
+            },
+        ))
     }
 }

@@ -62,8 +62,18 @@ impl Db {
                 IdempotencyKeys::State,
                 IdempotencyKeys::CreatedAt,
             ])
-            .values_panic([store.to_string().into(), key.into(), request_hash.into(), "in_flight".into(), now.into()])
-            .on_conflict(OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key]).do_nothing().to_owned())
+            .values_panic([
+                store.to_string().into(),
+                key.into(),
+                request_hash.into(),
+                "in_flight".into(),
+                now.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
+                    .do_nothing()
+                    .to_owned(),
+            )
             .to_owned();
         if self.execute(&insert).await? == 1 {
             return Ok(Claim::Owned);
@@ -88,15 +98,24 @@ impl Db {
             return Ok(Claim::Mismatch);
         }
         match (row.state.as_str(), row.response_status, row.response_body) {
-            ("done", Some(status), Some(body)) => Ok(Claim::Replay(StoredReply { status: status as u16, body })),
+            ("done", Some(status), Some(body)) => Ok(Claim::Replay(StoredReply {
+                status: status as u16,
+                body,
+            })),
             _ if now - row.created_at > ABANDONED_AFTER_MS => {
                 let mut takeover = Query::update();
-                takeover.table(IdempotencyKeys::Table).value(IdempotencyKeys::CreatedAt, now);
+                takeover
+                    .table(IdempotencyKeys::Table)
+                    .value(IdempotencyKeys::CreatedAt, now);
                 key_filter(&mut takeover, store, key);
                 takeover
                     .and_where(Expr::col(IdempotencyKeys::State).eq("in_flight"))
                     .and_where(Expr::col(IdempotencyKeys::CreatedAt).eq(row.created_at));
-                Ok(if self.execute(&takeover).await? == 1 { Claim::Owned } else { Claim::InFlight })
+                Ok(if self.execute(&takeover).await? == 1 {
+                    Claim::Owned
+                } else {
+                    Claim::InFlight
+                })
             }
             _ => Ok(Claim::InFlight),
         }

@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use regulars_domain::{
-    fingerprint, new_id, Currency, CustomerId, FieldError, OrderId, OrderInput, RefundInput,
-    Source, StoreId, Timestamp,
+    fingerprint, new_id, Currency, CustomerId, FieldError, OrderId, OrderInput, RefundInput, Source, StoreId,
+    Timestamp,
 };
 use sea_query::{Expr, OnConflict, Order, Query, SimpleExpr};
 use serde::Serialize;
@@ -223,7 +223,8 @@ impl Tx {
                     .map(|c| (i, (c.source.unwrap_or(o.source), c)))
             })
             .collect();
-        let pairs: Vec<(Source, &regulars_domain::CustomerInput)> = customer_inputs.iter().map(|(_, p)| *p).collect();
+        let pairs: Vec<(Source, &regulars_domain::CustomerInput)> =
+            customer_inputs.iter().map(|(_, p)| *p).collect();
         let resolved = upsert_customers(self, store.id, &pairs, now, actor, None).await?;
         let mut customer_of: Vec<Option<String>> = vec![None; orders.len()];
         for ((i, _), (cid, _)) in customer_inputs.iter().zip(&resolved) {
@@ -234,7 +235,10 @@ impl Tx {
         let mut existing: HashMap<(String, String), Existing> = HashMap::new();
         let mut by_source: HashMap<&'static str, Vec<&str>> = HashMap::new();
         for o in orders {
-            by_source.entry(o.source.as_str()).or_default().push(o.external_id.as_str());
+            by_source
+                .entry(o.source.as_str())
+                .or_default()
+                .push(o.external_id.as_str());
         }
         for (source, ids) in &by_source {
             for chunk in ids.chunks(CHUNK) {
@@ -253,7 +257,10 @@ impl Tx {
                     .and_where(Expr::col(Orders::ExternalId).is_in(chunk.iter().copied()))
                     .to_owned();
                 let rows: Vec<Existing> = self.fetch_all(&q).await?;
-                existing.extend(rows.into_iter().map(|r| ((r.source.clone(), r.external_id.clone()), r)));
+                existing.extend(
+                    rows.into_iter()
+                        .map(|r| ((r.source.clone(), r.external_id.clone()), r)),
+                );
             }
         }
 
@@ -303,7 +310,9 @@ impl Tx {
             }
             results.push(OrderWrite {
                 id: OrderId::parse(&id).expect("our ids parse"),
-                customer_id: customer.as_deref().map(|c| CustomerId::parse(c).expect("our ids parse")),
+                customer_id: customer
+                    .as_deref()
+                    .map(|c| CustomerId::parse(c).expect("our ids parse")),
                 outcome,
             });
         }
@@ -312,12 +321,22 @@ impl Tx {
         for chunk in inserts.chunks(CHUNK / 2) {
             let mut q = Query::insert();
             q.into_table(Orders::Table).columns(
-                [Orders::Id, Orders::StoreId, Orders::Source, Orders::ExternalId, Orders::Fingerprint, Orders::CreatedAt, Orders::UpdatedAt]
-                    .into_iter()
-                    .chain(MUTABLE_COLUMNS),
+                [
+                    Orders::Id,
+                    Orders::StoreId,
+                    Orders::Source,
+                    Orders::ExternalId,
+                    Orders::Fingerprint,
+                    Orders::CreatedAt,
+                    Orders::UpdatedAt,
+                ]
+                .into_iter()
+                .chain(MUTABLE_COLUMNS),
             );
             for (id, customer, fp, plan) in chunk {
-                let Plan::Insert(o) = plan else { unreachable!("filtered to inserts") };
+                let Plan::Insert(o) = plan else {
+                    unreachable!("filtered to inserts")
+                };
                 let mut values: Vec<SimpleExpr> = vec![
                     id.clone().into(),
                     store_key.clone().into(),
@@ -337,7 +356,10 @@ impl Tx {
             if let Plan::Update(o) = plan {
                 let mut q = Query::update();
                 q.table(Orders::Table);
-                for (col, value) in MUTABLE_COLUMNS.into_iter().zip(mutable_values(o, customer.as_deref())) {
+                for (col, value) in MUTABLE_COLUMNS
+                    .into_iter()
+                    .zip(mutable_values(o, customer.as_deref()))
+                {
                     q.value(col, value);
                 }
                 q.value(Orders::Fingerprint, fp.clone())
@@ -359,7 +381,8 @@ impl Tx {
         // Lines, refunds, products and timeline for every written order.
         let mut lines: Vec<[SimpleExpr; 10]> = Vec::new();
         let mut refund_rows: Vec<[SimpleExpr; 8]> = Vec::new();
-        let mut products: HashMap<(&'static str, String), (Option<String>, String, Currency, i64, i64)> = HashMap::new();
+        let mut products: HashMap<(&'static str, String), (Option<String>, String, Currency, i64, i64)> =
+            HashMap::new();
         let mut events: Vec<NewEvent> = Vec::new();
         for (id, customer, _, plan) in &plans {
             let (Plan::Insert(o) | Plan::Update(o)) = plan;
@@ -389,7 +412,13 @@ impl Tx {
                         o.placed_at.0,
                     ));
                     if o.placed_at.0 >= entry.4 {
-                        *entry = (l.sku.clone(), l.title.clone(), o.currency, l.unit_price, o.placed_at.0);
+                        *entry = (
+                            l.sku.clone(),
+                            l.title.clone(),
+                            o.currency,
+                            l.unit_price,
+                            o.placed_at.0,
+                        );
                     }
                 }
             }
@@ -448,7 +477,12 @@ impl Tx {
             .iter()
             .filter(|p| matches!(p.3, Plan::Update(_)))
             .map(|p| p.0.as_str())
-            .chain(plans.iter().filter(|p| matches!(&p.3, Plan::Insert(o) if !o.refunds.is_empty())).map(|p| p.0.as_str()))
+            .chain(
+                plans
+                    .iter()
+                    .filter(|p| matches!(&p.3, Plan::Insert(o) if !o.refunds.is_empty()))
+                    .map(|p| p.0.as_str()),
+            )
             .collect();
         refresh_refunded_totals(self, &updated_ids).await?;
         upsert_products(self, &store_key, products).await?;
@@ -477,13 +511,21 @@ impl Tx {
             refunded_total: i64,
         }
         let q = Query::select()
-            .columns([Orders::Id, Orders::CustomerId, Orders::Total, Orders::RefundedTotal])
+            .columns([
+                Orders::Id,
+                Orders::CustomerId,
+                Orders::Total,
+                Orders::RefundedTotal,
+            ])
             .from(Orders::Table)
             .and_where(Expr::col(Orders::StoreId).eq(store_key.as_str()))
             .and_where(Expr::col(Orders::Source).eq(source.as_str()))
             .and_where(Expr::col(Orders::ExternalId).eq(order_external_id))
             .to_owned();
-        let order: Target = self.fetch_optional(&q).await?.ok_or(StoreError::NotFound("order"))?;
+        let order: Target = self
+            .fetch_optional(&q)
+            .await?
+            .ok_or(StoreError::NotFound("order"))?;
         let order_id = OrderId::parse(&order.id).expect("our ids parse");
         let known = Query::select()
             .column(Refunds::Id)
@@ -510,7 +552,13 @@ impl Tx {
         insert_refunds(self, &[refund_values(&store_key, &order.id, refund)]).await?;
         refresh_refunded_totals(self, &[order.id.as_str()]).await?;
         let now = Timestamp::now();
-        insert_events(self, store.id, &[refund_event(&order.id, order.customer_id.clone(), refund)], now).await?;
+        insert_events(
+            self,
+            store.id,
+            &[refund_event(&order.id, order.customer_id.clone(), refund)],
+            now,
+        )
+        .await?;
         if let Some(c) = order.customer_id {
             refresh_aggregates(self, store.id, store.currency.code(), &HashSet::from([c])).await?;
         }
@@ -533,7 +581,10 @@ impl Tx {
             .and_where(Expr::col(Orders::Source).eq(source.as_str()))
             .and_where(Expr::col(Orders::ExternalId).eq(external_id))
             .to_owned();
-        let (code,): (String,) = self.fetch_optional(&q).await?.ok_or(StoreError::NotFound("order"))?;
+        let (code,): (String,) = self
+            .fetch_optional(&q)
+            .await?
+            .ok_or(StoreError::NotFound("order"))?;
         Currency::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
@@ -576,7 +627,11 @@ async fn insert_refunds(tx: &mut Tx, rows: &[[SimpleExpr; 8]]) -> Result<(), Sto
                 Refunds::Reason,
                 Refunds::Lines,
             ])
-            .on_conflict(OnConflict::columns([Refunds::OrderId, Refunds::ExternalId]).do_nothing().to_owned());
+            .on_conflict(
+                OnConflict::columns([Refunds::OrderId, Refunds::ExternalId])
+                    .do_nothing()
+                    .to_owned(),
+            );
         for row in chunk {
             q.values_panic(row.clone());
         }
@@ -694,16 +749,32 @@ impl Db {
 
     pub async fn order(&self, store: StoreId, id: OrderId) -> Result<OrderRecord, StoreError> {
         let mut found = self
-            .orders(store, &OrderFilter { limit: 1, ..Default::default() }, Some(id))
+            .orders(
+                store,
+                &OrderFilter {
+                    limit: 1,
+                    ..Default::default()
+                },
+                Some(id),
+            )
             .await?;
         found.pop().ok_or(StoreError::NotFound("order"))
     }
 
-    pub async fn list_orders(&self, store: StoreId, filter: &OrderFilter) -> Result<Vec<OrderRecord>, StoreError> {
+    pub async fn list_orders(
+        &self,
+        store: StoreId,
+        filter: &OrderFilter,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
         self.orders(store, filter, None).await
     }
 
-    async fn orders(&self, store: StoreId, f: &OrderFilter, id: Option<OrderId>) -> Result<Vec<OrderRecord>, StoreError> {
+    async fn orders(
+        &self,
+        store: StoreId,
+        f: &OrderFilter,
+        id: Option<OrderId>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
         let store_key = store.to_string();
         let mut q = Query::select();
         q.columns(ORDER_COLUMNS)
@@ -792,7 +863,12 @@ impl Db {
                 Ok(OrderRecord {
                     id: OrderId::parse(&r.id).map_err(corrupt)?,
                     source: Source::parse(&r.source).map_err(corrupt)?,
-                    customer_id: r.customer_id.as_deref().map(CustomerId::parse).transpose().map_err(corrupt)?,
+                    customer_id: r
+                        .customer_id
+                        .as_deref()
+                        .map(CustomerId::parse)
+                        .transpose()
+                        .map_err(corrupt)?,
                     currency: Currency::parse(&r.currency).map_err(corrupt)?,
                     discount_codes: parse_json(&r.discount_codes, "discount codes")?,
                     line_items: lines.remove(&r.id).unwrap_or_default(),

@@ -79,7 +79,9 @@ impl Db {
     ) -> Result<StoreRecord, StoreError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
-            return Err(FieldError::new("name", "invalid_name", "a store name must be 1 to 200 characters").into());
+            return Err(
+                FieldError::new("name", "invalid_name", "a store name must be 1 to 200 characters").into(),
+            );
         }
         let store = StoreRecord {
             id: StoreId::new(),
@@ -111,7 +113,10 @@ impl Db {
             .from(Stores::Table)
             .and_where(Expr::col(Stores::Id).eq(id.to_string()))
             .to_owned();
-        let row: StoreRow = self.fetch_optional(&q).await?.ok_or(StoreError::NotFound("store"))?;
+        let row: StoreRow = self
+            .fetch_optional(&q)
+            .await?
+            .ok_or(StoreError::NotFound("store"))?;
         row.try_into()
     }
 
@@ -127,12 +132,20 @@ impl Db {
 
     pub async fn create_api_key(&self, store: StoreId, name: &str) -> Result<ApiKeyCreated, StoreError> {
         self.store(store).await?;
-        let secret: String = rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
+        let secret: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect();
         let key = format!("rk_{secret}");
         let created = ApiKeyCreated {
             id: regulars_domain::new_id().to_string(),
             store_id: store,
-            name: if name.trim().is_empty() { "default".into() } else { name.trim().into() },
+            name: if name.trim().is_empty() {
+                "default".into()
+            } else {
+                name.trim().into()
+            },
             prefix: key[..7].to_string(),
             key,
         };
@@ -185,10 +198,20 @@ impl Db {
 
     /// Adds a webhook signing secret. Several may be active at once, so a shop can rotate its
     /// secret without a window in which deliveries fail.
-    pub async fn add_webhook_secret(&self, store: StoreId, source: Source, secret: &str) -> Result<(), StoreError> {
+    pub async fn add_webhook_secret(
+        &self,
+        store: StoreId,
+        source: Source,
+        secret: &str,
+    ) -> Result<(), StoreError> {
         self.store(store).await?;
         if secret.trim().len() < 8 {
-            return Err(FieldError::new("secret", "secret_too_short", "a webhook secret must be at least 8 characters").into());
+            return Err(FieldError::new(
+                "secret",
+                "secret_too_short",
+                "a webhook secret must be at least 8 characters",
+            )
+            .into());
         }
         let q = Query::insert()
             .into_table(WebhookSecrets::Table)
@@ -207,16 +230,25 @@ impl Db {
                 Timestamp::now().0.into(),
             ])
             .on_conflict(
-                sea_query::OnConflict::columns([WebhookSecrets::StoreId, WebhookSecrets::Source, WebhookSecrets::Secret])
-                    .do_nothing()
-                    .to_owned(),
+                sea_query::OnConflict::columns([
+                    WebhookSecrets::StoreId,
+                    WebhookSecrets::Source,
+                    WebhookSecrets::Secret,
+                ])
+                .do_nothing()
+                .to_owned(),
             )
             .to_owned();
         self.execute(&q).await?;
         Ok(())
     }
 
-    pub async fn remove_webhook_secret(&self, store: StoreId, source: Source, secret: &str) -> Result<bool, StoreError> {
+    pub async fn remove_webhook_secret(
+        &self,
+        store: StoreId,
+        source: Source,
+        secret: &str,
+    ) -> Result<bool, StoreError> {
         let q = Query::delete()
             .from_table(WebhookSecrets::Table)
             .and_where(Expr::col(WebhookSecrets::StoreId).eq(store.to_string()))

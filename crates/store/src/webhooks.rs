@@ -35,11 +35,37 @@ impl Tx {
                 Timestamp::now().0.into(),
             ])
             .on_conflict(
-                OnConflict::columns([WebhookDeliveries::StoreId, WebhookDeliveries::Source, WebhookDeliveries::DeliveryId])
-                    .do_nothing()
-                    .to_owned(),
+                OnConflict::columns([
+                    WebhookDeliveries::StoreId,
+                    WebhookDeliveries::Source,
+                    WebhookDeliveries::DeliveryId,
+                ])
+                .do_nothing()
+                .to_owned(),
             )
             .to_owned();
         Ok(self.execute(&q).await? == 1)
+    }
+}
+
+impl crate::Db {
+    /// Forgets finished idempotency replies and webhook delivery ids older than `ttl`: by then
+    /// no client or shop retries them. Returns how many rows were removed.
+    pub async fn prune_replay_records(&self, ttl: std::time::Duration) -> Result<u64, StoreError> {
+        let cutoff = Timestamp::now().0 - i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let keys = Query::delete()
+            .from_table(crate::schema::IdempotencyKeys::Table)
+            .and_where(sea_query::Expr::col(crate::schema::IdempotencyKeys::State).eq("done"))
+            .and_where(sea_query::Expr::col(crate::schema::IdempotencyKeys::CreatedAt).lt(cutoff))
+            .to_owned();
+        // Shops retry a delivery for up to two days: keep its id for a week whatever the TTL.
+        let week = 7 * 24 * 3600 * 1000;
+        let deliveries = Query::delete()
+            .from_table(WebhookDeliveries::Table)
+            .and_where(
+                sea_query::Expr::col(WebhookDeliveries::ReceivedAt).lt(cutoff.min(Timestamp::now().0 - week)),
+            )
+            .to_owned();
+        Ok(self.execute(&keys).await? + self.execute(&deliveries).await?)
     }
 }

@@ -1,0 +1,440 @@
+//! `regulars`: one binary for the whole engine.
+
+mod config;
+mod demo;
+mod import;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use regulars_domain::{Currency, Locale, Source, StoreId, TimeZone};
+use regulars_ingest::csv::{
+    ColumnRef, Delimiter, ShopifyCustomersReader, ShopifyOrdersReader, TransactionOptions, TransactionsReader,
+};
+use regulars_store::Db;
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "regulars",
+    version,
+    about = "Turn one-time buyers into regulars: a self-hosted customer-retention engine."
+)]
+struct Cli {
+    /// Database URL: sqlite://FILE (default sqlite://regulars.db) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "REGULARS_DATABASE_URL")]
+    database: Option<String>,
+    /// A TOML configuration file; every key can also be set as REGULARS__SECTION__KEY.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, webhooks and background work in one process.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080, or [server] listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Create or upgrade the database schema (serve and demo do this too).
+    Migrate,
+    /// Create a demo database with multilingual sample stores, then serve it.
+    Demo {
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load the sample data but do not serve.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Manage stores (tenants).
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Import a file; prints a JSON summary and exits non-zero if any row was rejected.
+    Import(ImportArgs),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create a store; prints it as JSON with its `id`.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ISO 4217 code, e.g. INR, AMD, USD.
+        #[arg(long)]
+        currency: String,
+        /// IANA time zone, e.g. Asia/Kolkata.
+        #[arg(long)]
+        timezone: String,
+        /// Default language, e.g. en, hi, te, hy.
+        #[arg(long, default_value = "en")]
+        locale: String,
+    },
+    /// Add (or with --remove, remove) a webhook signing secret. Several may be active at once,
+    /// so a secret can be rotated without failed deliveries.
+    Secret {
+        #[arg(long)]
+        store: String,
+        #[arg(long, value_enum)]
+        source: WebhookSource,
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List stores as JSON.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WebhookSource {
+    Shopify,
+    Woocommerce,
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create an API key; prints JSON with the `key` (shown once, stored hashed).
+    Create {
+        #[arg(long)]
+        store: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[arg(value_enum)]
+    kind: ImportKind,
+    /// The CSV file.
+    file: PathBuf,
+    #[arg(long)]
+    store: String,
+    /// Exit 0 even if rows were rejected (they are still listed).
+    #[arg(long)]
+    allow_errors: bool,
+    /// Transactions: the customer column (a header name, or a 0-based number).
+    #[arg(long)]
+    customer_col: Option<String>,
+    /// Transactions: the date column.
+    #[arg(long)]
+    date_col: Option<String>,
+    /// Transactions: the amount column (decimal, major units).
+    #[arg(long)]
+    amount_col: Option<String>,
+    /// Transactions: the order id column; without it rows are orders of their own.
+    #[arg(long)]
+    order_col: Option<String>,
+    /// Transactions: currency of the amounts (default: the store's).
+    #[arg(long)]
+    currency: Option<String>,
+    /// Transactions: strftime format of the dates, e.g. %Y%m%d (default: ISO dates and times).
+    #[arg(long)]
+    date_format: Option<String>,
+    /// Transactions: field delimiter, one character or `whitespace` (default ,).
+    #[arg(long, default_value = ",")]
+    delimiter: String,
+    /// Transactions: the file has no header row (columns by number).
+    #[arg(long)]
+    no_header: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImportKind {
+    ShopifyCustomers,
+    ShopifyOrders,
+    Transactions,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let mut config = Config::load(cli.config.as_deref()).context("reading configuration")?;
+    let explicit_database = cli.database.is_some() || std::env::var_os("REGULARS__DATABASE__URL").is_some();
+    if let Some(url) = cli.database {
+        config.database.url = url;
+    }
+    init_tracing(&config);
+    let ok = std::process::ExitCode::SUCCESS;
+    match cli.command {
+        Command::Migrate => {
+            let db = connect(&config.database.url).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "migrated": true, "backend": format!("{:?}", db.backend()) })
+            );
+        }
+        Command::Serve { listen } => {
+            let db = connect(&config.database.url).await?;
+            serve(db, listen.as_deref().unwrap_or(&config.server.listen), &config).await?;
+        }
+        Command::Demo { listen, no_serve } => {
+            if !explicit_database {
+                config.database.url = "sqlite://regulars-demo.db".into();
+            }
+            let db = connect(&config.database.url).await?;
+            let listen = listen.unwrap_or_else(|| config.server.listen.clone());
+            let welcome = demo::prepare(&db, &listen).await?;
+            println!("{welcome}");
+            if !no_serve {
+                serve(db, &listen, &config).await?;
+            }
+        }
+        Command::Store(cmd) => {
+            let db = connect(&config.database.url).await?;
+            store_command(&db, cmd).await?;
+        }
+        Command::Apikey(ApikeyCommand::Create { store, name }) => {
+            let db = connect(&config.database.url).await?;
+            let created = db.create_api_key(parse_store(&store)?, &name).await?;
+            println!("{}", serde_json::to_string_pretty(&created)?);
+        }
+        Command::Import(args) => {
+            let db = connect(&config.database.url).await?;
+            let summary = import_command(&db, &args).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            if summary.rejected > 0 && !args.allow_errors {
+                eprintln!(
+                    "{} row(s) rejected; nothing else was affected. Fix them and import again, or pass --allow-errors.",
+                    summary.rejected
+                );
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ok)
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn connect(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("opening {}", redact(url)))?;
+    db.migrate().await.context("migrating the schema")?;
+    Ok(db)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn parse_store(s: &str) -> anyhow::Result<StoreId> {
+    StoreId::parse(s)
+        .map_err(|_| anyhow::anyhow!("--store {s:?} is not a store id (see `regulars store list`)"))
+}
+
+async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(%addr, "serving");
+    let background = tokio::spawn(housekeeping(
+        db.clone(),
+        Duration::from_secs(config.server.idempotency_ttl_secs),
+    ));
+    let app = regulars_web::router(regulars_web::AppState::new(db.clone()));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    background.abort();
+    db.close().await;
+    Ok(())
+}
+
+/// Background work: forget idempotency replies and webhook delivery ids past their window.
+async fn housekeeping(db: Db, ttl: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db.prune_replay_records(ttl).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired idempotency keys and deliveries"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+async fn store_command(db: &Db, cmd: StoreCommand) -> anyhow::Result<()> {
+    match cmd {
+        StoreCommand::Create {
+            name,
+            currency,
+            timezone,
+            locale,
+        } => {
+            let store = db
+                .create_store(
+                    &name,
+                    Currency::parse(&currency).map_err(|e| anyhow::anyhow!("--currency: {}", e.message))?,
+                    TimeZone::parse(&timezone).map_err(|e| anyhow::anyhow!("--timezone: {}", e.message))?,
+                    Locale::parse(&locale).map_err(|e| anyhow::anyhow!("--locale: {}", e.message))?,
+                )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&store)?);
+        }
+        StoreCommand::Secret {
+            store,
+            source,
+            secret,
+            remove,
+        } => {
+            let store = parse_store(&store)?;
+            let source = match source {
+                WebhookSource::Shopify => Source::Shopify,
+                WebhookSource::Woocommerce => Source::Woocommerce,
+            };
+            if remove {
+                if !db.remove_webhook_secret(store, source, &secret).await? {
+                    bail!("no such {source} secret for this store");
+                }
+                println!("{}", serde_json::json!({ "removed": true, "source": source }));
+            } else {
+                db.add_webhook_secret(store, source, &secret).await?;
+                let active = db.webhook_secrets(store, source).await?.len();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "added": true,
+                        "source": source,
+                        "active_secrets": active,
+                        "webhook_path": format!("/webhooks/{source}/{store}"),
+                    })
+                );
+            }
+        }
+        StoreCommand::List => {
+            println!("{}", serde_json::to_string_pretty(&db.stores().await?)?);
+        }
+    }
+    Ok(())
+}
+
+fn column(flag: &str, value: &Option<String>) -> anyhow::Result<ColumnRef> {
+    value
+        .as_deref()
+        .map(ColumnRef::parse)
+        .ok_or_else(|| anyhow::anyhow!("transactions need {flag} (a header name or a 0-based column number)"))
+}
+
+async fn import_command(db: &Db, args: &ImportArgs) -> anyhow::Result<import::Summary> {
+    let store = db.store(parse_store(&args.store)?).await.context("--store")?;
+    let file = args.file.as_path();
+    let reader = import::open(file)?;
+    match args.kind {
+        ImportKind::ShopifyCustomers => {
+            import::customers(
+                db,
+                &store,
+                file,
+                ShopifyCustomersReader::new(reader, store.currency),
+            )
+            .await
+        }
+        ImportKind::ShopifyOrders => {
+            let rows = ShopifyOrdersReader::new(reader, store.timezone.0);
+            import::orders(db, &store, file, "shopify_orders", rows).await
+        }
+        ImportKind::Transactions => {
+            let options = transaction_options(args, &store)?;
+            let rows = TransactionsReader::new(reader, options).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let currency = transaction_currency(args, &store)?;
+            let orders = rows.map(move |r| {
+                r.map(|p| regulars_ingest::csv::Parsed {
+                    line: p.line,
+                    value: p.value.into_order(currency),
+                })
+            });
+            import::orders(db, &store, file, "transactions", orders).await
+        }
+    }
+}
+
+fn transaction_currency(args: &ImportArgs, store: &regulars_store::StoreRecord) -> anyhow::Result<Currency> {
+    match &args.currency {
+        Some(c) => Currency::parse(c).map_err(|e| anyhow::anyhow!("--currency: {}", e.message)),
+        None => Ok(store.currency),
+    }
+}
+
+fn transaction_options(
+    args: &ImportArgs,
+    store: &regulars_store::StoreRecord,
+) -> anyhow::Result<TransactionOptions> {
+    let delimiter = match args.delimiter.as_str() {
+        "whitespace" | "space" | "\\s" => Delimiter::Whitespace,
+        "\\t" | "tab" => Delimiter::Byte(b'\t'),
+        d if d.len() == 1 => Delimiter::Byte(d.as_bytes()[0]),
+        d => bail!("--delimiter {d:?}: give one character, `tab` or `whitespace`"),
+    };
+    Ok(TransactionOptions {
+        customer_col: column("--customer-col", &args.customer_col)?,
+        date_col: column("--date-col", &args.date_col)?,
+        amount_col: column("--amount-col", &args.amount_col)?,
+        order_col: args.order_col.as_deref().map(ColumnRef::parse),
+        currency: transaction_currency(args, store)?,
+        date_format: args.date_format.clone(),
+        delimiter,
+        has_header: !args.no_header,
+        zone: store.timezone.0,
+    })
+}

@@ -1,0 +1,317 @@
+//! The binary as a store owner runs it: create a store, import real exports twice, see the
+//! summaries and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn database(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("cli.db").display())
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_regulars"))
+            .arg("--database")
+            .arg(self.database())
+            .args(args)
+            .env_remove("REGULARS_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> (i32, Value) {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: {e}\nstdout: {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap(), value)
+    }
+
+    fn store(&self, currency: &str) -> String {
+        let (code, store) = self.json(&[
+            "store",
+            "create",
+            "--name",
+            "CLI shop",
+            "--currency",
+            currency,
+            "--timezone",
+            "Asia/Kolkata",
+        ]);
+        assert_eq!(code, 0);
+        store["id"].as_str().unwrap().to_string()
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(path)
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let cli = Cli::new();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["demo", "--help"],
+        vec!["store", "create", "--help"],
+        vec!["store", "secret", "--help"],
+        vec!["apikey", "create", "--help"],
+        vec!["import", "--help"],
+    ] {
+        let out = cli.run(&args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn a_store_gets_a_hashed_key_and_rotating_secrets() {
+    let cli = Cli::new();
+    let store = cli.store("INR");
+    let (code, key) = cli.json(&["apikey", "create", "--store", &store, "--name", "shop"]);
+    assert_eq!(code, 0);
+    let key = key["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("rk_") && key.len() > 30);
+    let db = std::fs::read(cli.dir.path().join("cli.db")).unwrap();
+    assert!(
+        !db.windows(key.len()).any(|w| w == key.as_bytes()),
+        "the key is not stored in clear"
+    );
+
+    for secret in ["first-secret-1", "second-secret-2"] {
+        let (code, out) = cli.json(&[
+            "store", "secret", "--store", &store, "--source", "shopify", "--secret", secret,
+        ]);
+        assert_eq!(code, 0);
+        assert!(out["webhook_path"].as_str().unwrap().ends_with(&store));
+    }
+    let (_, out) = cli.json(&[
+        "store", "secret", "--store", &store, "--source", "shopify", "--secret", "x2345678",
+    ]);
+    assert_eq!(out["active_secrets"], 3);
+    let (code, _) = cli.json(&[
+        "store",
+        "secret",
+        "--store",
+        &store,
+        "--source",
+        "shopify",
+        "--secret",
+        "first-secret-1",
+        "--remove",
+    ]);
+    assert_eq!(code, 0);
+
+    let bad = cli.run(&[
+        "store",
+        "create",
+        "--name",
+        "x",
+        "--currency",
+        "RUPEES",
+        "--timezone",
+        "Asia/Kolkata",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--currency"));
+}
+
+#[test]
+fn the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing() {
+    let cli = Cli::new();
+    let store = cli.store("PKR");
+    let file = fixture("shopify_csv/customers_export.real-store.REDACTED.csv");
+    let file = file.to_str().unwrap();
+    let (code, first) = cli.json(&["import", "shopify-customers", file, "--store", &store]);
+    assert_eq!(code, 1, "a rejected row fails the import unless --allow-errors");
+    assert_eq!(first["created"], 3);
+    assert_eq!(first["rejected"], 1);
+    let rejection = &first["rejections"][0];
+    assert_eq!(rejection["line"], 6);
+    assert!(
+        rejection["reason"].as_str().unwrap().contains("truncated"),
+        "{rejection}"
+    );
+
+    let (code, second) = cli.json(&[
+        "import",
+        "shopify-customers",
+        file,
+        "--store",
+        &store,
+        "--allow-errors",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (second["created"].clone(), second["unchanged"].clone()),
+        (Value::from(0), Value::from(3))
+    );
+}
+
+#[test]
+fn transaction_logs_with_named_or_numbered_columns_import_idempotently() {
+    let cli = Cli::new();
+    let store = cli.store("USD");
+    let csv = cli.write(
+        "tx.csv",
+        "customer,when,amount\nc1,2024-01-05,10.00\nc1,2024-02-05,12.50\nc2,2024-01-09,7.25\nc3,not-a-date,1.00\nc1,2024-02-05,12.50\n",
+    );
+    let args = [
+        "--customer-col",
+        "customer",
+        "--date-col",
+        "when",
+        "--amount-col",
+        "amount",
+    ];
+    let mut cmd = vec!["import", "transactions", csv.to_str().unwrap(), "--store", &store];
+    cmd.extend(args);
+    let (code, first) = cli.json(&cmd);
+    assert_eq!(code, 1);
+    assert_eq!(first["created"], 4, "two identical rows are two transactions");
+    assert_eq!(first["rejections"][0]["line"], 5);
+
+    cmd.push("--allow-errors");
+    let (code, second) = cli.json(&cmd);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (second["created"].clone(), second["unchanged"].clone()),
+        (Value::from(0), Value::from(4))
+    );
+
+    let cdnow = cli.write(
+        "cdnow.txt",
+        "00001 19970101  1  11.77\n00002 19970112  1  12.00\n00002 19970112  5  77.00\n",
+    );
+    let (code, out) = cli.json(&[
+        "import",
+        "transactions",
+        cdnow.to_str().unwrap(),
+        "--store",
+        &store,
+        "--delimiter",
+        "whitespace",
+        "--no-header",
+        "--customer-col",
+        "0",
+        "--date-col",
+        "1",
+        "--amount-col",
+        "3",
+        "--date-format",
+        "%Y%m%d",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["created"], 3);
+}
+
+#[test]
+fn a_shopify_orders_export_groups_rows_into_orders() {
+    let cli = Cli::new();
+    let store = cli.store("USD");
+    let headers = std::fs::read_to_string(fixture("shopify_csv/HEADERS.txt")).unwrap();
+    let header = headers
+        .lines()
+        .find(|l| l.starts_with("Name,Email,Financial Status"))
+        .unwrap();
+    let columns: Vec<&str> = header.split(',').collect();
+    let row = |values: &[(&str, &str)]| -> String {
+        columns
+            .iter()
+            .map(|c| {
+                values
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let content = [
+        header.to_string(),
+        row(&[
+            ("Name", "#1001"),
+            ("Email", "asha@example.com"),
+            ("Financial Status", "paid"),
+            ("Currency", "USD"),
+            ("Subtotal", "30.00"),
+            ("Shipping", "5.00"),
+            ("Taxes", "0.00"),
+            ("Total", "35.00"),
+            ("Created at", "2025-03-20 05:20:57 -0700"),
+            ("Lineitem quantity", "1"),
+            ("Lineitem name", "Tea"),
+            ("Lineitem price", "10.00"),
+            ("Lineitem sku", "TEA"),
+            ("Id", "5550001"),
+        ]),
+        row(&[
+            ("Name", "#1001"),
+            ("Lineitem quantity", "2"),
+            ("Lineitem name", "Cups"),
+            ("Lineitem price", "10.00"),
+            ("Lineitem sku", "CUP"),
+        ]),
+        row(&[
+            ("Name", "#1002"),
+            ("Email", "asha@example.com"),
+            ("Financial Status", "paid"),
+            ("Currency", "USD"),
+            ("Subtotal", "10.00"),
+            ("Total", "10.00"),
+            ("Created at", "2025-04-01 10:00:00 -0700"),
+            ("Lineitem quantity", "1"),
+            ("Lineitem name", "Tea"),
+            ("Lineitem price", "10.00"),
+            ("Lineitem sku", "TEA"),
+            ("Id", "5550002"),
+        ]),
+    ]
+    .join("\n");
+    let file = cli.write("orders_export.csv", &content);
+    let (code, out) = cli.json(&[
+        "import",
+        "shopify-orders",
+        file.to_str().unwrap(),
+        "--store",
+        &store,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["created"], 2);
+    let (_, again) = cli.json(&[
+        "import",
+        "shopify-orders",
+        file.to_str().unwrap(),
+        "--store",
+        &store,
+    ]);
+    assert_eq!(again["unchanged"], 2);
+}

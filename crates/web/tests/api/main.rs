@@ -1,0 +1,9 @@
+//! The HTTP surface, end to end: a real server on 127.0.0.1:0 over a fresh database per test.
+
+mod helpers;
+
+mod api_orders;
+mod idempotency;
+mod isolation;
+mod openapi;
+mod webhooks;

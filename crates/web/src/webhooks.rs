@@ -147,11 +147,15 @@ pub async fn shopify(
                     }
                     shopify::Payload::Refund {
                         order_external_id,
-                        refund,
+                        body,
                     } => {
-                        tx.add_refund(&store_record, Source::Shopify, &order_external_id, &refund)
+                        let currency = tx
+                            .order_currency(store_record.id, Source::Shopify, &order_external_id)
                             .await
                             .map_err(order_not_yet_known)?;
+                        let refund = shopify::refund(&body, currency)?;
+                        tx.add_refund(&store_record, Source::Shopify, &order_external_id, &refund)
+                            .await?;
                     }
                     shopify::Payload::Customer(customer) => {
                         tx.upsert_customer(store_record.id, Source::Shopify, &customer, ACTOR_WEBHOOK)

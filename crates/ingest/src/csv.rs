@@ -189,7 +189,7 @@ impl Header {
 
 /// A cell by any of its header names, trimmed, with Shopify's leading `'` removed; `None` when
 /// empty.
-fn cell<'r>(record: &'r csv::StringRecord, at: Option<usize>) -> Option<&'r str> {
+fn cell(record: &csv::StringRecord, at: Option<usize>) -> Option<&str> {
     let v = record.get(at?)?.trim();
     let v = v.strip_prefix('\'').unwrap_or(v).trim();
     (!v.is_empty()).then_some(v)

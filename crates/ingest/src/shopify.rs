@@ -55,7 +55,7 @@ impl Topic {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
-    Order(OrderInput),
+    Order(Box<OrderInput>),
     /// A refund's amounts are read in its order's currency, which the body does not always say:
     /// read it with [`refund`] once the order is known.
     Refund {
@@ -73,7 +73,7 @@ pub fn parse(topic: Topic, body: &[u8]) -> Result<Payload, FieldError> {
     let v = parse_body(body)?;
     match topic {
         Topic::OrdersCreate | Topic::OrdersPaid | Topic::OrdersUpdated | Topic::OrdersCancelled => {
-            order(&v).map(Payload::Order)
+            order(&v).map(|o| Payload::Order(Box::new(o)))
         }
         Topic::RefundsCreate => Ok(Payload::Refund {
             order_external_id: required_id(&v, "order_id")?,

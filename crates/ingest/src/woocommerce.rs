@@ -31,8 +31,8 @@ impl Topic {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
-    Order(OrderInput),
-    Customer(CustomerInput),
+    Order(Box<OrderInput>),
+    Customer(Box<CustomerInput>),
 }
 
 /// The unsigned request WooCommerce sends when a webhook is created: a form body `webhook_id=N`.
@@ -47,8 +47,10 @@ pub fn is_ping(content_type: Option<&str>, body: &[u8]) -> bool {
 pub fn parse(topic: Topic, body: &[u8]) -> Result<Payload, FieldError> {
     let v = parse_body(body)?;
     match topic {
-        Topic::OrderCreated | Topic::OrderUpdated => order(&v).map(Payload::Order),
-        Topic::CustomerCreated | Topic::CustomerUpdated => customer(&v).map(Payload::Customer),
+        Topic::OrderCreated | Topic::OrderUpdated => order(&v).map(|o| Payload::Order(Box::new(o))),
+        Topic::CustomerCreated | Topic::CustomerUpdated => {
+            customer(&v).map(|c| Payload::Customer(Box::new(c)))
+        }
     }
 }
 

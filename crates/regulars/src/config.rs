@@ -55,20 +55,23 @@ impl Default for Config {
 }
 
 impl Config {
-    pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
+    /// Defaults, then the TOML file, then `REGULARS__SECTION__KEY` variables. The error is
+    /// boxed: figment's is large and this runs once.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(Box::new(figment::Error::from(format!(
                     "config file {} does not exist",
                     path.display()
-                )));
+                ))));
             }
             figment = figment.merge(Toml::file(path));
         }
         figment
             .merge(Env::prefixed("REGULARS__").split("__").lowercase(true))
             .extract()
+            .map_err(Box::new)
     }
 }
 
@@ -77,6 +80,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
     fn file_then_env_then_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -85,7 +89,7 @@ mod tests {
             )?;
             jail.set_env("REGULARS__LOG__FORMAT", "text");
             jail.set_env("REGULARS__DATABASE__URL", "sqlite://other.db");
-            let c = Config::load(Some(Path::new("regulars.toml")))?;
+            let c = Config::load(Some(Path::new("regulars.toml"))).map_err(|e| *e)?;
             assert_eq!(c.server.listen, "0.0.0.0:9000");
             assert_eq!(c.log.format, "text");
             assert_eq!(c.database.url, "sqlite://other.db");

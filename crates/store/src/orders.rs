@@ -381,8 +381,7 @@ impl Tx {
         // Lines, refunds, products and timeline for every written order.
         let mut lines: Vec<[SimpleExpr; 10]> = Vec::new();
         let mut refund_rows: Vec<[SimpleExpr; 8]> = Vec::new();
-        let mut products: HashMap<(&'static str, String), (Option<String>, String, Currency, i64, i64)> =
-            HashMap::new();
+        let mut products: HashMap<(&'static str, String), ProductSeen> = HashMap::new();
         let mut events: Vec<NewEvent> = Vec::new();
         for (id, customer, _, plan) in &plans {
             let (Plan::Insert(o) | Plan::Update(o)) = plan;

@@ -142,7 +142,7 @@ pub async fn shopify(
                 match payload {
                     shopify::Payload::Order(order) => {
                         order.validate()?;
-                        tx.upsert_orders(&store_record, std::slice::from_ref(&order), ACTOR_WEBHOOK)
+                        tx.upsert_orders(&store_record, std::slice::from_ref(&*order), ACTOR_WEBHOOK)
                             .await?;
                     }
                     shopify::Payload::Refund {
@@ -237,7 +237,7 @@ pub async fn woocommerce(
                 match payload {
                     woocommerce::Payload::Order(order) => {
                         order.validate()?;
-                        tx.upsert_orders(&store_record, std::slice::from_ref(&order), ACTOR_WEBHOOK)
+                        tx.upsert_orders(&store_record, std::slice::from_ref(&*order), ACTOR_WEBHOOK)
                             .await?;
                     }
                     woocommerce::Payload::Customer(customer) => {

@@ -1,10 +1,11 @@
 use serde_json::{json, Value};
 
+use regulars_testkit::{on_both_backends, Backend};
+
 use crate::helpers::{order_json, problem, TestApp};
 
-#[tokio::test]
-async fn an_order_is_created_then_unchanged_and_money_stays_exact() {
-    let app = TestApp::spawn().await;
+async fn an_order_is_created_then_unchanged_and_money_stays_exact(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let first = app.post("/api/v1/orders", &order_json("1001", "1499.00")).await;
     assert_eq!(first.status(), 201);
     let created: Value = first.json().await.unwrap();
@@ -66,9 +67,8 @@ async fn an_order_is_created_then_unchanged_and_money_stays_exact() {
     assert_eq!(app.count("order_lines").await, 2, "an update replaces the lines");
 }
 
-#[tokio::test]
-async fn bad_input_names_the_field_and_never_500s() {
-    let app = TestApp::spawn().await;
+async fn bad_input_names_the_field_and_never_500s(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let cases: Vec<(Value, &str, &str)> = vec![
         (order_json("b1", "14.999"), "invalid_money", "total"),
         (
@@ -147,18 +147,16 @@ async fn bad_input_names_the_field_and_never_500s() {
     assert_eq!(app.count("orders").await, 0, "nothing was written");
 }
 
-#[tokio::test]
-async fn missing_or_unknown_keys_are_refused() {
-    let app = TestApp::spawn().await;
+async fn missing_or_unknown_keys_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let none = app.client.get(app.url("/api/v1/orders")).send().await.unwrap();
     assert_eq!(problem(none).await, (401, "missing_api_key".into(), None));
     let wrong = app.get_as("rk_nope", "/api/v1/orders").await;
     assert_eq!(problem(wrong).await, (401, "invalid_api_key".into(), None));
 }
 
-#[tokio::test]
-async fn bulk_takes_ten_thousand_orders_as_json_or_ndjson_all_or_nothing() {
-    let app = TestApp::spawn().await;
+async fn bulk_takes_ten_thousand_orders_as_json_or_ndjson_all_or_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let orders: Vec<Value> = (0..10_000)
         .map(|i| order_json(&format!("bulk-{i}"), "1499.00"))
         .collect();
@@ -202,9 +200,8 @@ async fn bulk_takes_ten_thousand_orders_as_json_or_ndjson_all_or_nothing() {
     );
 }
 
-#[tokio::test]
-async fn refunds_are_capped_by_the_order_and_update_its_totals() {
-    let app = TestApp::spawn().await;
+async fn refunds_are_capped_by_the_order_and_update_its_totals(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.post("/api/v1/orders", &order_json("r-1", "1499.00")).await;
     let refund =
         json!({ "order_external_id": "r-1", "external_id": "rf-1", "amount": "499.50", "reason": "damaged" });
@@ -241,9 +238,8 @@ async fn refunds_are_capped_by_the_order_and_update_its_totals() {
     assert_eq!(customer["total_spent"], "999.50", "net of refunds");
 }
 
-#[tokio::test]
-async fn customers_events_timeline_and_consent_history() {
-    let app = TestApp::spawn().await;
+async fn customers_events_timeline_and_consent_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let body = json!({
         "external_id": "c-42", "email": "ravi@example.in", "first_name": "రవి", "locale": "te",
         "birthday": "--08-15", "tags": ["vip"],
@@ -317,3 +313,12 @@ async fn customers_events_timeline_and_consent_history() {
     assert_eq!(kinds.iter().filter(|k| **k == "custom").count(), 1);
     assert_eq!(kinds.iter().filter(|k| **k == "consent_changed").count(), 2);
 }
+
+on_both_backends!(
+    an_order_is_created_then_unchanged_and_money_stays_exact,
+    bad_input_names_the_field_and_never_500s,
+    missing_or_unknown_keys_are_refused,
+    bulk_takes_ten_thousand_orders_as_json_or_ndjson_all_or_nothing,
+    refunds_are_capped_by_the_order_and_update_its_totals,
+    customers_events_timeline_and_consent_history,
+);

@@ -2,6 +2,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use regulars_domain::{Currency, Locale, TimeZone};
 use regulars_store::{Db, StoreRecord};
+use regulars_testkit::{Backend, TestDb};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -11,16 +12,15 @@ pub struct TestApp {
     pub store: StoreRecord,
     pub key: String,
     pub client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _database: TestDb,
 }
 
 impl TestApp {
-    /// A server on a free loopback port over a fresh SQLite file, with one INR store and its key.
-    pub async fn spawn() -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("api.db").display());
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
+    /// A server on a free loopback port over a fresh database of `backend`, with one INR store
+    /// and its key.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let database = TestDb::new(backend).await;
+        let db = database.db.clone();
         let store = db
             .create_store(
                 "Chai Chaupal",
@@ -41,7 +41,7 @@ impl TestApp {
             store,
             key,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _database: database,
         }
     }
 

@@ -1,5 +1,7 @@
 use serde_json::{json, Value};
 
+use regulars_testkit::{on_both_backends, Backend};
+
 use crate::helpers::{order_json, problem, TestApp};
 
 async fn post_with_key(app: &TestApp, path: &str, key: &str, body: &Value) -> reqwest::Response {
@@ -15,9 +17,8 @@ async fn post_with_key(app: &TestApp, path: &str, key: &str, body: &Value) -> re
 
 /// RELIABILITY L2 over HTTP: 50 concurrent copies of one keyed request write once; every
 /// answer is the stored reply or 409 (still in flight).
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_copies_write_once() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+async fn fifty_concurrent_copies_write_once(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::spawn(backend).await);
     let body = order_json("idem-1", "1499.00");
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -51,9 +52,8 @@ async fn fifty_concurrent_copies_write_once() {
     assert_eq!(replay.text().await.unwrap(), created_bodies[0]);
 }
 
-#[tokio::test]
-async fn a_key_reused_with_another_body_is_refused_and_writes_nothing() {
-    let app = TestApp::spawn().await;
+async fn a_key_reused_with_another_body_is_refused_and_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     assert_eq!(
         post_with_key(&app, "/api/v1/orders", "k", &order_json("a", "10.00"))
             .await
@@ -71,9 +71,8 @@ async fn a_key_reused_with_another_body_is_refused_and_writes_nothing() {
 
 /// RELIABILITY L4: a refusal is remembered too; retrying with the same key after the situation
 /// changed still returns the first answer.
-#[tokio::test]
-async fn a_refused_request_retried_with_its_key_gets_the_first_answer() {
-    let app = TestApp::spawn().await;
+async fn a_refused_request_retried_with_its_key_gets_the_first_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let refund = json!({ "order_external_id": "later", "external_id": "rf", "amount": "5.00" });
     let first = post_with_key(&app, "/api/v1/refunds", "rk", &refund).await;
     assert_eq!(first.status(), 404);
@@ -86,3 +85,9 @@ async fn a_refused_request_retried_with_its_key_gets_the_first_answer() {
     let fresh = post_with_key(&app, "/api/v1/refunds", "rk-2", &refund).await;
     assert_eq!(fresh.status(), 201, "a new key runs the request afresh");
 }
+
+on_both_backends!(
+    fifty_concurrent_copies_write_once,
+    a_key_reused_with_another_body_is_refused_and_writes_nothing,
+    a_refused_request_retried_with_its_key_gets_the_first_answer,
+);

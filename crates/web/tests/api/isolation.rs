@@ -2,11 +2,12 @@
 
 use serde_json::{json, Value};
 
+use regulars_testkit::{on_both_backends, Backend};
+
 use crate::helpers::{order_json, TestApp};
 
-#[tokio::test]
-async fn another_store_is_invisible_on_every_route() {
-    let app = TestApp::spawn().await;
+async fn another_store_is_invisible_on_every_route(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (_other, other_key) = app.other_store().await;
     // B's data, written with B's key.
     let mut b_order = order_json("shared-ext", "1499.00");
@@ -105,3 +106,5 @@ async fn another_store_is_invisible_on_every_route() {
         .iter()
         .all(|e| e["kind"] != "custom"));
 }
+
+on_both_backends!(another_store_is_invisible_on_every_route,);

@@ -7,7 +7,7 @@ fn openapi_document_is_stable() {
 
 #[tokio::test]
 async fn served_document_matches_and_health_and_metrics_answer() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(regulars_testkit::Backend::Sqlite).await;
     let served = app
         .client
         .get(app.url("/api/openapi.json"))

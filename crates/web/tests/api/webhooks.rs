@@ -3,6 +3,8 @@
 use regulars_domain::Source;
 use serde_json::Value;
 
+use regulars_testkit::{on_both_backends, Backend};
+
 use crate::helpers::{fixture, inner, sign, TestApp};
 
 const SHOP_SECRET: &str = "shpss_test_secret_1";
@@ -27,9 +29,8 @@ async fn shopify(
     req.send().await.unwrap()
 }
 
-#[tokio::test]
-async fn shopify_signatures_are_checked_on_the_raw_body_with_rotation() {
-    let app = TestApp::spawn().await;
+async fn shopify_signatures_are_checked_on_the_raw_body_with_rotation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.db
         .add_webhook_secret(app.store.id, Source::Shopify, SHOP_SECRET)
         .await
@@ -114,9 +115,8 @@ async fn shopify_signatures_are_checked_on_the_raw_body_with_rotation() {
 }
 
 /// W2: the same delivery posted 100 times concurrently is applied once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_duplicate_delivery_is_applied_once() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+async fn a_duplicate_delivery_is_applied_once(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::spawn(backend).await);
     app.db
         .add_webhook_secret(app.store.id, Source::Shopify, SHOP_SECRET)
         .await
@@ -144,9 +144,8 @@ async fn a_duplicate_delivery_is_applied_once() {
     assert_eq!(app.count("webhook_deliveries").await, 1);
 }
 
-#[tokio::test]
-async fn shopify_orders_refunds_customers_and_consent_land_in_the_model() {
-    let app = TestApp::spawn().await;
+async fn shopify_orders_refunds_customers_and_consent_land_in_the_model(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.db
         .add_webhook_secret(app.store.id, Source::Shopify, SHOP_SECRET)
         .await
@@ -224,32 +223,30 @@ async fn shopify_orders_refunds_customers_and_consent_land_in_the_model() {
 
     let customers: Value =
         serde_json::from_slice(&fixture("shopify/rest_customers.shopify-api-ruby.json")).unwrap();
-    let list = customers
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone();
-    for (i, c) in list.iter().enumerate() {
-        let body = serde_json::to_vec(c).unwrap();
-        let r = shopify(
-            &app,
-            "customers/create",
-            &format!("c-{i}"),
-            &body,
-            Some(sign(SHOP_SECRET, &body)),
-        )
-        .await;
-        assert_eq!(r.status(), 200);
-    }
-    let id = list[0]["id"].to_string();
+    // The fixture is one REST-wrapped customer, on the older `accepts_marketing: false`.
+    let fixture_customer = customers["customer"].clone();
+    let body = serde_json::to_vec(&fixture_customer).unwrap();
+    let r = shopify(
+        &app,
+        "customers/create",
+        "c-0",
+        &body,
+        Some(sign(SHOP_SECRET, &body)),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let id = fixture_customer["id"].to_string();
+    let lookup = format!("/api/v1/customers?source=shopify&external_id={id}");
+    let c: Value = app.get(&lookup).await.json().await.unwrap();
+    assert_eq!(c["data"][0]["email"], "bob.norman@hostmail.com");
+    assert_eq!(c["data"][0]["first_name"], "Bob");
+    assert_eq!(c["data"][0]["consent"]["email"], false);
+
+    // Since API 2025-01 consent changes arrive on their own topic.
     let consent = serde_json::to_vec(&serde_json::json!({
-        "customer_id": list[0]["id"],
-        "email_address": list[0]["email"],
-        "email_marketing_consent": { "state": "unsubscribed", "opt_in_level": "single_opt_in", "consent_updated_at": "2025-01-01T00:00:00Z" }
+        "customer_id": fixture_customer["id"],
+        "email_address": fixture_customer["email"],
+        "email_marketing_consent": { "state": "subscribed", "opt_in_level": "confirmed_opt_in", "consent_updated_at": "2025-01-01T00:00:00Z" }
     }))
     .unwrap();
     let r = shopify(
@@ -261,13 +258,8 @@ async fn shopify_orders_refunds_customers_and_consent_land_in_the_model() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let c: Value = app
-        .get(&format!("/api/v1/customers?source=shopify&external_id={id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(c["data"][0]["consent"]["email"], false);
+    let c: Value = app.get(&lookup).await.json().await.unwrap();
+    assert_eq!(c["data"][0]["consent"]["email"], true);
 
     let ignored = shopify(
         &app,
@@ -293,9 +285,8 @@ async fn woo(app: &TestApp, topic: &str, delivery: &str, body: &[u8], secret: &s
         .unwrap()
 }
 
-#[tokio::test]
-async fn woocommerce_ping_orders_refunds_and_customers() {
-    let app = TestApp::spawn().await;
+async fn woocommerce_ping_orders_refunds_and_customers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     app.db
         .add_webhook_secret(app.store.id, Source::Woocommerce, "woo-secret")
         .await
@@ -405,3 +396,10 @@ async fn woocommerce_ping_orders_refunds_and_customers() {
         .unwrap();
     assert_eq!(found["data"][0]["has_account"], true);
 }
+
+on_both_backends!(
+    shopify_signatures_are_checked_on_the_raw_body_with_rotation,
+    a_duplicate_delivery_is_applied_once,
+    shopify_orders_refunds_customers_and_consent_land_in_the_model,
+    woocommerce_ping_orders_refunds_and_customers,
+);

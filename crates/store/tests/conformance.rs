@@ -1,0 +1,764 @@
+//! The storage conformance suite: every promise of the store crate, proved on SQLite and on a
+//! real PostgreSQL server with the same test bodies.
+
+use std::sync::Arc;
+
+use regulars_domain::{
+    ConsentChange, ConsentChannel, Currency, CustomerInput, Email, EventInput, FinancialStatus,
+    LineItemInput, Locale, OrderInput, Phone, RefundInput, Source, StoreId, TimeZone, Timestamp,
+};
+use regulars_store::{Claim, CustomerFilter, Db, OrderFilter, Outcome, StoreError, StoreRecord, StoredReply};
+use regulars_testkit::{on_both_backends, Backend, TestDb};
+
+async fn shop(db: &Db, name: &str, currency: Currency) -> StoreRecord {
+    db.create_store(
+        name,
+        currency,
+        TimeZone::parse("Asia/Kolkata").unwrap(),
+        Locale::parse("te-IN").unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn at(rfc3339: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(rfc3339).unwrap()
+}
+
+fn customer(external_id: &str, email: &str) -> CustomerInput {
+    CustomerInput {
+        external_id: Some(external_id.into()),
+        email: Some(Email::parse(email).unwrap()),
+        first_name: Some("లక్ష్మి".into()),
+        ..Default::default()
+    }
+}
+
+/// An order of two lines whose total is `total` minor units.
+fn order(external_id: &str, customer_ext: &str, total: i64) -> OrderInput {
+    OrderInput {
+        source: Source::Api,
+        external_id: external_id.into(),
+        order_number: Some(format!("#{external_id}")),
+        customer: Some(customer(customer_ext, &format!("{customer_ext}@example.in"))),
+        placed_at: at("2025-10-20T10:00:00+05:30"),
+        source_updated_at: None,
+        currency: Currency::INR,
+        subtotal: total,
+        discount_total: 0,
+        shipping_total: 0,
+        tax_total: 0,
+        total,
+        financial_status: FinancialStatus::Paid,
+        cancelled_at: None,
+        line_items: vec![
+            line("TEA-ASSAM", "Assam tea", 1, total / 2),
+            line("TEA-NILGIRI", "నీలగిరి టీ", 1, total - total / 2),
+        ],
+        discount_codes: vec!["DIWALI10".into()],
+        refunds: vec![],
+        marketplace: None,
+        buyer_accepts_marketing: Some(true),
+        note: None,
+    }
+}
+
+fn line(sku: &str, title: &str, quantity: i64, unit_price: i64) -> LineItemInput {
+    LineItemInput {
+        external_id: None,
+        product_external_id: None,
+        variant_external_id: None,
+        sku: Some(sku.into()),
+        title: title.into(),
+        quantity,
+        unit_price,
+        discount: 0,
+    }
+}
+
+fn refund(external_id: &str, amount: i64) -> RefundInput {
+    RefundInput {
+        external_id: external_id.into(),
+        created_at: at("2025-10-25T09:00:00Z"),
+        amount,
+        reason: Some("damaged".into()),
+        lines: vec![],
+    }
+}
+
+async fn by_external_id(db: &Db, store: StoreId, external_id: &str) -> regulars_store::CustomerRecord {
+    let found = db
+        .customers(
+            store,
+            &CustomerFilter {
+                external_id: Some(external_id.into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "one customer with external id {external_id}");
+    found.into_iter().next().unwrap()
+}
+
+async fn customers_are_resolved_by_external_id_then_email(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let (id, outcome) =
+        t.db.upsert_customer(
+            store.id,
+            Source::Shopify,
+            &customer("820982911946154508", "Lakshmi@Example.IN"),
+            "test",
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Created);
+
+    // The same person from WooCommerce, known only by email: one customer, two identities.
+    let woo = CustomerInput {
+        external_id: Some("41".into()),
+        email: Some(Email::parse("lakshmi@example.in").unwrap()),
+        phone: Some(Phone::parse("+91 98480 22338").unwrap()),
+        ..Default::default()
+    };
+    let (same, outcome) =
+        t.db.upsert_customer(store.id, Source::Woocommerce, &woo, "test")
+            .await
+            .unwrap();
+    assert_eq!(same, id);
+    assert_eq!(outcome, Outcome::Updated);
+    let stored = t.db.customer(store.id, id).await.unwrap();
+    assert_eq!(stored.identities.len(), 2);
+    assert!(
+        stored
+            .identities
+            .iter()
+            .any(|i| i.source == Source::Shopify && i.external_id == "820982911946154508"),
+        "ids above 2^53 are kept exactly: {:?}",
+        stored.identities
+    );
+    assert_eq!(stored.email.as_ref().unwrap().as_str(), "lakshmi@example.in");
+    assert_eq!(stored.phone.as_ref().unwrap().as_str(), "+919848022338");
+    assert_eq!(
+        stored.first_name.as_deref(),
+        Some("లక్ష్మి"),
+        "a source that omits a name keeps it"
+    );
+
+    // Sending the same again changes nothing.
+    let (_, outcome) =
+        t.db.upsert_customer(store.id, Source::Woocommerce, &woo, "test")
+            .await
+            .unwrap();
+    assert_eq!(outcome, Outcome::Unchanged);
+    assert_eq!(by_external_id(&t.db, store.id, "41").await.id, id);
+    let by_phone =
+        t.db.customers(
+            store.id,
+            &CustomerFilter {
+                phone: Some(Phone::parse("+919848022338").unwrap()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_phone.len(), 1);
+
+    // Nothing identifies this one: refused, nothing written.
+    let err =
+        t.db.upsert_customer(store.id, Source::Api, &CustomerInput::default(), "test")
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid(ref e) if e.field == "customer"),
+        "{err}"
+    );
+    let all =
+        t.db.customers(
+            store.id,
+            &CustomerFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+async fn a_partial_update_keeps_what_it_does_not_name(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let mut full = customer("c-1", "ravi@example.in");
+    full.last_name = Some("Kumar".into());
+    full.tags = Some(vec!["vip".into(), "wholesale".into()]);
+    full.note = Some("prefers Telugu".into());
+    let (id, _) =
+        t.db.upsert_customer(store.id, Source::Api, &full, "test")
+            .await
+            .unwrap();
+
+    let patch = CustomerInput {
+        note: Some("call after 6 pm".into()),
+        ..Default::default()
+    };
+    let mut tx = t.db.begin().await.unwrap();
+    let outcome = tx
+        .update_customer(store.id, id, Source::Api, &patch, "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(outcome, Outcome::Updated);
+    let stored = t.db.customer(store.id, id).await.unwrap();
+    assert_eq!(stored.note.as_deref(), Some("call after 6 pm"));
+    assert_eq!(stored.last_name.as_deref(), Some("Kumar"));
+    assert_eq!(stored.tags, vec!["vip".to_string(), "wholesale".to_string()]);
+
+    // Another customer's external id cannot be taken over by an update.
+    let (other, _) =
+        t.db.upsert_customer(store.id, Source::Api, &customer("c-2", "sita@example.in"), "test")
+            .await
+            .unwrap();
+    let steal = CustomerInput {
+        external_id: Some("c-1".into()),
+        ..Default::default()
+    };
+    let mut tx = t.db.begin().await.unwrap();
+    let err = tx
+        .update_customer(store.id, other, Source::Api, &steal, "test")
+        .await
+        .unwrap_err();
+    tx.rollback().await.unwrap();
+    assert!(
+        matches!(err, StoreError::Invalid(ref e) if e.code == "external_id_taken"),
+        "{err}"
+    );
+}
+
+async fn orders_are_created_then_unchanged_then_updated(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let first = order("1001", "c-1", 149_900);
+    let written =
+        t.db.upsert_orders(&store, std::slice::from_ref(&first), "test")
+            .await
+            .unwrap();
+    assert_eq!(written[0].outcome, Outcome::Created);
+    let again =
+        t.db.upsert_orders(&store, std::slice::from_ref(&first), "test")
+            .await
+            .unwrap();
+    assert_eq!(again[0].outcome, Outcome::Unchanged);
+    assert_eq!(again[0].id, written[0].id);
+
+    let mut changed = first.clone();
+    changed.total = 99_900;
+    changed.subtotal = 99_900;
+    changed.line_items = vec![line("TEA-ASSAM", "Assam tea", 3, 33_300)];
+    let updated = t.db.upsert_orders(&store, &[changed], "test").await.unwrap();
+    assert_eq!(updated[0].outcome, Outcome::Updated);
+
+    let stored = t.db.order(store.id, written[0].id).await.unwrap();
+    assert_eq!(stored.total, 99_900);
+    assert_eq!(stored.line_items.len(), 1, "an update replaces the lines");
+    assert_eq!(stored.line_items[0].quantity, 3);
+    assert_eq!(stored.discount_codes, vec!["DIWALI10".to_string()]);
+    let buyer =
+        t.db.customer(store.id, stored.customer_id.unwrap())
+            .await
+            .unwrap();
+    assert_eq!(buyer.orders_count, 1);
+    assert_eq!(buyer.total_spent_minor, 99_900);
+
+    // A second order by the same buyer moves their aggregates.
+    let mut second = order("1002", "c-1", 50_000);
+    second.placed_at = at("2025-11-20T10:00:00Z");
+    t.db.upsert_orders(&store, &[second], "test").await.unwrap();
+    let buyer = t.db.customer(store.id, buyer.id).await.unwrap();
+    assert_eq!(buyer.orders_count, 2);
+    assert_eq!(buyer.total_spent_minor, 149_900);
+    assert_eq!(buyer.first_order_at, Some(at("2025-10-20T10:00:00+05:30")));
+    assert_eq!(buyer.last_order_at, Some(at("2025-11-20T10:00:00Z")));
+    let listed =
+        t.db.list_orders(
+            store.id,
+            &OrderFilter {
+                customer_id: Some(buyer.id),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+}
+
+async fn a_stale_update_is_ignored(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let mut newer = order("2001", "c-1", 10_000);
+    newer.source_updated_at = Some(at("2025-10-21T00:00:00Z"));
+    let id =
+        t.db.upsert_orders(&store, std::slice::from_ref(&newer), "test")
+            .await
+            .unwrap()[0]
+            .id;
+    let mut older = newer.clone();
+    older.source_updated_at = Some(at("2025-10-20T00:00:00Z"));
+    older.total = 1;
+    older.subtotal = 1;
+    let out = t.db.upsert_orders(&store, &[older], "test").await.unwrap();
+    assert_eq!(out[0].outcome, Outcome::Unchanged);
+    assert_eq!(t.db.order(store.id, id).await.unwrap().total, 10_000);
+}
+
+async fn refunds_are_capped_by_the_order_and_counted_once(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let id =
+        t.db.upsert_orders(&store, &[order("3001", "c-1", 10_000)], "test")
+            .await
+            .unwrap()[0]
+            .id;
+
+    let mut tx = t.db.begin().await.unwrap();
+    let (refunded, outcome) = tx
+        .add_refund(&store, Source::Api, "3001", &refund("r-1", 4_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((refunded, outcome), (id, Outcome::Created));
+
+    let mut tx = t.db.begin().await.unwrap();
+    let (_, outcome) = tx
+        .add_refund(&store, Source::Api, "3001", &refund("r-1", 4_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(outcome, Outcome::Unchanged, "the same refund twice counts once");
+
+    let mut tx = t.db.begin().await.unwrap();
+    let err = tx
+        .add_refund(&store, Source::Api, "3001", &refund("r-2", 6_001))
+        .await
+        .unwrap_err();
+    tx.rollback().await.unwrap();
+    assert!(
+        matches!(err, StoreError::Invalid(ref e) if e.field == "amount" && e.code == "refund_exceeds_total")
+    );
+
+    let mut tx = t.db.begin().await.unwrap();
+    let err = tx
+        .add_refund(&store, Source::Api, "no-such-order", &refund("r-3", 1))
+        .await
+        .unwrap_err();
+    tx.rollback().await.unwrap();
+    assert!(matches!(err, StoreError::NotFound("order")), "{err}");
+
+    let stored = t.db.order(store.id, id).await.unwrap();
+    assert_eq!(stored.refunded_total, 4_000);
+    assert_eq!(stored.refunds.len(), 1);
+    let buyer =
+        t.db.customer(store.id, stored.customer_id.unwrap())
+            .await
+            .unwrap();
+    assert_eq!(buyer.total_spent_minor, 6_000, "spend is net of refunds");
+    let timeline =
+        t.db.timeline(
+            store.id,
+            buyer.id,
+            &regulars_store::TimelineQuery {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["refund_issued", "order_placed"], "newest first");
+}
+
+async fn a_batch_import_is_all_or_nothing_and_idempotent(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let batch: Vec<OrderInput> = (0..1_500)
+        .map(|i| order(&format!("b-{i}"), &format!("c-{}", i % 300), 1_000 + i))
+        .collect();
+
+    // A batch rolled back leaves no trace.
+    let mut tx = t.db.begin().await.unwrap();
+    tx.upsert_orders(&store, &batch, "import").await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(t
+        .db
+        .list_orders(
+            store.id,
+            &OrderFilter {
+                limit: 10,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty());
+
+    let first = t.db.upsert_orders(&store, &batch, "import").await.unwrap();
+    assert!(first.iter().all(|w| w.outcome == Outcome::Created));
+    let second = t.db.upsert_orders(&store, &batch, "import").await.unwrap();
+    assert!(second.iter().all(|w| w.outcome == Outcome::Unchanged));
+    let customers =
+        t.db.customers(
+            store.id,
+            &CustomerFilter {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(customers.len(), 300);
+    let orders_total: i64 = customers.iter().map(|c| c.orders_count).sum();
+    let spent: i64 = customers.iter().map(|c| c.total_spent_minor).sum();
+    assert_eq!(orders_total, 1_500);
+    assert_eq!(spent, (0..1_500).map(|i| 1_000 + i).sum::<i64>());
+}
+
+async fn idempotency_keys_replay_refuse_and_release(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let other = shop(&t.db, "Tsiran", Currency::AMD).await;
+    assert!(matches!(
+        t.db.claim_idempotency_key(store.id, "k1", "h1").await.unwrap(),
+        Claim::Owned
+    ));
+    assert!(matches!(
+        t.db.claim_idempotency_key(store.id, "k1", "h1").await.unwrap(),
+        Claim::InFlight
+    ));
+    assert!(matches!(
+        t.db.claim_idempotency_key(store.id, "k1", "h2").await.unwrap(),
+        Claim::Mismatch
+    ));
+    // Keys belong to one store: the same key elsewhere is a new request.
+    assert!(matches!(
+        t.db.claim_idempotency_key(other.id, "k1", "h2").await.unwrap(),
+        Claim::Owned
+    ));
+
+    let reply = StoredReply {
+        status: 201,
+        body: r#"{"id":"x"}"#.into(),
+    };
+    t.db.complete_idempotency_key(store.id, "k1", &reply)
+        .await
+        .unwrap();
+    match t.db.claim_idempotency_key(store.id, "k1", "h1").await.unwrap() {
+        Claim::Replay(r) => assert_eq!((r.status, r.body.as_str()), (201, r#"{"id":"x"}"#)),
+        other => panic!("expected the stored reply, got {other:?}"),
+    }
+
+    // A released key (server error) runs afresh; a finished one is never released.
+    assert!(matches!(
+        t.db.claim_idempotency_key(store.id, "k2", "h").await.unwrap(),
+        Claim::Owned
+    ));
+    t.db.release_idempotency_key(store.id, "k2").await.unwrap();
+    assert!(matches!(
+        t.db.claim_idempotency_key(store.id, "k2", "h").await.unwrap(),
+        Claim::Owned
+    ));
+    t.db.release_idempotency_key(store.id, "k1").await.unwrap();
+    assert!(matches!(
+        t.db.claim_idempotency_key(store.id, "k1", "h1").await.unwrap(),
+        Claim::Replay(_)
+    ));
+}
+
+async fn concurrent_claims_of_one_key_have_one_owner(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let db = Arc::new(t.db.clone());
+    let claims = futures::future::join_all((0..32).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move { db.claim_idempotency_key(store.id, "same", "h").await.unwrap() })
+    }))
+    .await;
+    let owners = claims
+        .into_iter()
+        .filter(|c| matches!(c.as_ref().unwrap(), Claim::Owned))
+        .count();
+    assert_eq!(owners, 1);
+}
+
+async fn a_webhook_delivery_is_claimed_once(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let db = Arc::new(t.db.clone());
+    let claims = futures::future::join_all((0..20).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            let fresh = tx
+                .claim_delivery(store.id, Source::Shopify, "delivery-1", "orders/create")
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            fresh
+        })
+    }))
+    .await;
+    assert_eq!(claims.iter().filter(|c| *c.as_ref().unwrap()).count(), 1);
+    // The same id from another source is another delivery.
+    let mut tx = t.db.begin().await.unwrap();
+    assert!(tx
+        .claim_delivery(store.id, Source::Woocommerce, "delivery-1", "order.created")
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+}
+
+async fn concurrent_writers_never_see_busy_and_lose_nothing(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let db = Arc::new(t.db.clone());
+    let store = Arc::new(store);
+    // 32 writers, each reading the customer and then writing one order for them (RELIABILITY D2).
+    let results = futures::future::join_all((0..32).map(|i| {
+        let (db, store) = (db.clone(), store.clone());
+        tokio::spawn(async move {
+            let o = order(&format!("p-{i}"), "shared-customer", 100);
+            db.upsert_orders(&store, &[o], "test").await
+        })
+    }))
+    .await;
+    for r in results {
+        r.unwrap().expect("no writer fails");
+    }
+    let buyer = by_external_id(&t.db, store.id, "shared-customer").await;
+    assert_eq!(buyer.orders_count, 32);
+    assert_eq!(buyer.total_spent_minor, 3_200);
+}
+
+async fn consent_is_an_append_only_history(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let mut input = customer("c-1", "anjali@example.in");
+    let mut granted = ConsentChange::new(ConsentChannel::Email, true, "checkout");
+    granted.at = Some(at("2025-01-01T10:00:00Z"));
+    granted.notice_version = Some("2025-01".into());
+    granted.notice_text = Some("మీకు ఆఫర్లు ఇమెయిల్ ద్వారా పంపుతాము".into());
+    granted.language = Some(Locale::parse("te").unwrap());
+    input.consents = vec![granted];
+    let (id, _) =
+        t.db.upsert_customer(store.id, Source::Api, &input, "test")
+            .await
+            .unwrap();
+    assert_eq!(
+        t.db.customer(store.id, id).await.unwrap().consent["email"],
+        Some(true)
+    );
+
+    let mut withdrawn = ConsentChange::new(ConsentChannel::Email, false, "preference_centre");
+    withdrawn.at = Some(at("2025-06-01T10:00:00Z"));
+    let change = CustomerInput {
+        external_id: Some("c-1".into()),
+        consents: vec![withdrawn],
+        ..Default::default()
+    };
+    t.db.upsert_customer(store.id, Source::Api, &change, "test")
+        .await
+        .unwrap();
+
+    let history = t.db.consent_history(store.id, id).await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["granted"], true);
+    assert_eq!(history[0]["collected_via"], "checkout");
+    assert_eq!(history[0]["language"], "te");
+    assert_eq!(history[0]["notice_version"], "2025-01");
+    assert_eq!(
+        history[0]["notice_hash"].as_str().map(str::len),
+        Some(64),
+        "the notice is hashed"
+    );
+    assert_eq!(history[1]["granted"], false);
+    let stored = t.db.customer(store.id, id).await.unwrap();
+    assert_eq!(stored.consent["email"], Some(false));
+    assert_eq!(stored.consent["sms"], None, "never asked");
+}
+
+async fn custom_events_are_stored_once(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let who = customer("c-1", "anjali@example.in");
+    let event = EventInput {
+        external_id: Some("ev-1".into()),
+        name: "followed_on_instagram".into(),
+        occurred_at: at("2025-05-05T05:05:05Z"),
+        properties: serde_json::json!({ "handle": "@anjali" }),
+    };
+    let (id, first) =
+        t.db.record_event(store.id, Source::Api, &who, &event, "test")
+            .await
+            .unwrap();
+    let (_, second) =
+        t.db.record_event(store.id, Source::Api, &who, &event, "test")
+            .await
+            .unwrap();
+    assert_eq!((first, second), (Outcome::Created, Outcome::Unchanged));
+    let timeline =
+        t.db.timeline(
+            store.id,
+            id,
+            &regulars_store::TimelineQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].name.as_deref(), Some("followed_on_instagram"));
+    assert_eq!(timeline[0].data["handle"], "@anjali");
+}
+
+async fn one_store_never_reaches_another(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let a = shop(&t.db, "Annapurna", Currency::INR).await;
+    let b = shop(&t.db, "Tsiran", Currency::INR).await;
+    let written =
+        t.db.upsert_orders(&a, &[order("shared", "c-1", 5_000)], "test")
+            .await
+            .unwrap();
+    let a_customer = written[0].customer_id.unwrap();
+
+    assert!(matches!(
+        t.db.order(b.id, written[0].id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        t.db.customer(b.id, a_customer).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(t
+        .db
+        .timeline(
+            b.id,
+            a_customer,
+            &regulars_store::TimelineQuery {
+                limit: 10,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(t.db.consent_history(b.id, a_customer).await.unwrap().is_empty());
+    assert!(t
+        .db
+        .customers(
+            b.id,
+            &CustomerFilter {
+                email: Some(Email::parse("c-1@example.in").unwrap()),
+                limit: 10,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    let mut tx = t.db.begin().await.unwrap();
+    let err = tx
+        .add_refund(&b, Source::Api, "shared", &refund("r", 1))
+        .await
+        .unwrap_err();
+    tx.rollback().await.unwrap();
+    assert!(matches!(err, StoreError::NotFound("order")));
+    let mut tx = t.db.begin().await.unwrap();
+    let err = tx
+        .update_customer(b.id, a_customer, Source::Api, &CustomerInput::default(), "test")
+        .await
+        .unwrap_err();
+    tx.rollback().await.unwrap();
+    assert!(matches!(err, StoreError::NotFound("customer")));
+
+    // The same external ids in B make B's own records.
+    let in_b =
+        t.db.upsert_orders(&b, &[order("shared", "c-1", 7_000)], "test")
+            .await
+            .unwrap();
+    assert_eq!(in_b[0].outcome, Outcome::Created);
+    assert_ne!(in_b[0].customer_id, Some(a_customer));
+    assert_eq!(t.db.order(a.id, written[0].id).await.unwrap().total, 5_000);
+
+    // API keys resolve to their own store only, and are stored hashed.
+    let key = t.db.create_api_key(a.id, "k").await.unwrap();
+    assert_eq!(t.db.store_for_api_key(&key.key).await.unwrap(), Some(a.id));
+    assert_eq!(t.db.store_for_api_key("rk_not_a_key").await.unwrap(), None);
+    assert!(
+        !t.db.revoke_api_key(b.id, &key.id).await.unwrap(),
+        "B cannot revoke A's key"
+    );
+    assert!(t.db.revoke_api_key(a.id, &key.id).await.unwrap());
+    assert_eq!(t.db.store_for_api_key(&key.key).await.unwrap(), None);
+}
+
+async fn webhook_secrets_rotate(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let short = t.db.add_webhook_secret(store.id, Source::Shopify, "short").await;
+    assert!(
+        matches!(short, Err(StoreError::Invalid(ref e)) if e.field == "secret"),
+        "{short:?}"
+    );
+    t.db.add_webhook_secret(store.id, Source::Shopify, "old-secret")
+        .await
+        .unwrap();
+    t.db.add_webhook_secret(store.id, Source::Shopify, "new-secret")
+        .await
+        .unwrap();
+    let mut both = t.db.webhook_secrets(store.id, Source::Shopify).await.unwrap();
+    both.sort();
+    assert_eq!(both, vec!["new-secret".to_string(), "old-secret".to_string()]);
+    assert!(t
+        .db
+        .webhook_secrets(store.id, Source::Woocommerce)
+        .await
+        .unwrap()
+        .is_empty());
+    t.db.remove_webhook_secret(store.id, Source::Shopify, "old-secret")
+        .await
+        .unwrap();
+    assert_eq!(
+        t.db.webhook_secrets(store.id, Source::Shopify).await.unwrap(),
+        vec!["new-secret".to_string()]
+    );
+}
+
+async fn the_database_reports_itself_sound(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    assert_eq!(t.db.backend(), backend);
+    assert_eq!(t.db.integrity_check().await.unwrap(), "ok");
+    // Migrations are safe to run at every start.
+    t.db.migrate().await.unwrap();
+}
+
+on_both_backends!(
+    customers_are_resolved_by_external_id_then_email,
+    a_partial_update_keeps_what_it_does_not_name,
+    orders_are_created_then_unchanged_then_updated,
+    a_stale_update_is_ignored,
+    refunds_are_capped_by_the_order_and_counted_once,
+    a_batch_import_is_all_or_nothing_and_idempotent,
+    idempotency_keys_replay_refuse_and_release,
+    concurrent_claims_of_one_key_have_one_owner,
+    a_webhook_delivery_is_claimed_once,
+    concurrent_writers_never_see_busy_and_lose_nothing,
+    consent_is_an_append_only_history,
+    custom_events_are_stored_once,
+    one_store_never_reaches_another,
+    webhook_secrets_rotate,
+    the_database_reports_itself_sound,
+);

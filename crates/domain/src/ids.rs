@@ -57,6 +57,10 @@ uuid_id!(
 uuid_id!(CustomerId);
 uuid_id!(OrderId);
 uuid_id!(ApiKeyId);
+uuid_id!(
+    /// A person on a store's team (staff), who may belong to several stores.
+    UserId
+);
 
 /// Where a record came from. External ids are unique per (store, source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! Everything here is pure: parsing returns `Result<_, FieldError>` naming the offending field,
 //! and nothing touches a database or the network.
 
+mod access;
 mod contact;
 mod customer;
 mod error;
@@ -14,10 +15,11 @@ mod money;
 mod order;
 mod time;
 
+pub use access::{Permission, Role};
 pub use contact::{Email, Phone};
 pub use customer::{split_tags, Birthday, ConsentChange, ConsentChannel, CustomerInput, EventInput};
 pub use error::FieldError;
-pub use ids::{new_id, ApiKeyId, CustomerId, OrderId, Source, StoreId};
+pub use ids::{new_id, ApiKeyId, CustomerId, OrderId, Source, StoreId, UserId};
 pub use locale::{Locale, TimeZone};
 pub use money::{Currency, Money};
 pub use order::{FinancialStatus, LineItemInput, OrderInput, RefundInput, RefundLineInput};

@@ -735,9 +735,11 @@ pub struct TransactionsReader<R: Read> {
     options: TransactionOptions,
     columns: [usize; 3],
     order_column: Option<usize>,
-    /// The previous row's content and how many identical rows ran in a row: identical
-    /// consecutive rows are distinct purchases and get distinct, stable ids.
-    previous: Option<(String, u32)>,
+    /// How often each row content has been seen on the current date. Identical rows (same
+    /// customer, date and amount) are distinct purchases: the n-th of them gets an id derived
+    /// from the content and n, stable across re-imports. Logs run in date order, so the map
+    /// holds one day's rows and is cleared when the date changes.
+    seen_today: (String, HashMap<String, u32>),
     /// With an order column: the order being summed from consecutive rows.
     pending: Option<Parsed<Transaction>>,
 }
@@ -799,7 +801,7 @@ impl<R: Read> TransactionsReader<R> {
             options,
             columns,
             order_column,
-            previous: None,
+            seen_today: (String::new(), HashMap::new()),
             pending: None,
         })
     }
@@ -865,16 +867,14 @@ impl<R: Read> TransactionsReader<R> {
             Some(i) => get(i, o.order_col.as_ref().expect("set with the column"))?.to_string(),
             None => {
                 let content = format!("{customer}|{date_raw}|{amount_raw}");
-                let n = match &mut self.previous {
-                    Some((prev, n)) if *prev == content => {
-                        *n += 1;
-                        *n
-                    }
-                    _ => {
-                        self.previous = Some((content.clone(), 0));
-                        0
-                    }
-                };
+                let (date, seen) = &mut self.seen_today;
+                if date != date_raw {
+                    date_raw.clone_into(date);
+                    seen.clear();
+                }
+                let count = seen.entry(content.clone()).or_insert(0);
+                let n = *count;
+                *count += 1;
                 let digest = Sha256::digest(format!("{content}|{n}").as_bytes());
                 format!(
                     "t-{}",
@@ -1166,7 +1166,8 @@ mod tests {
 
     #[test]
     fn order_ids_are_stable_and_identical_rows_stay_distinct() {
-        let text = "customer,date,amount\nc1,2024-01-01,10.00\nc1,2024-01-01,10.00\nc2,2024-01-02,1.50\n";
+        // c1 buys the same thing three times on 1 January, once with c3's purchase in between.
+        let text = "customer,date,amount\nc1,2024-01-01,10.00\nc1,2024-01-01,10.00\nc3,2024-01-01,4.00\nc1,2024-01-01,10.00\nc2,2024-01-02,1.50\n";
         let read = || -> Vec<String> {
             TransactionsReader::new(
                 text.as_bytes(),
@@ -1178,7 +1179,12 @@ mod tests {
         };
         let first = read();
         assert_eq!(first, read());
-        assert_ne!(first[0], first[1]);
+        let distinct: std::collections::HashSet<&String> = first.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            5,
+            "every purchase keeps an id of its own: {first:?}"
+        );
         let err = TransactionsReader::new(
             text.as_bytes(),
             options(Delimiter::Byte(b','), true, ["client", "date", "amount"]),

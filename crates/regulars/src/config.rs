@@ -11,7 +11,18 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
+    pub dashboard: DashboardSettings,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DashboardSettings {
+    /// Mark cookies `Secure`: set it when the dashboard is reached over HTTPS.
+    pub secure_cookies: bool,
+    /// A session ends after this many minutes without a request…
+    pub session_idle_minutes: u64,
+    /// …and this many hours after sign-in, whatever happens.
+    pub session_absolute_hours: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +56,11 @@ impl Default for Config {
             server: ServerConfig {
                 listen: "127.0.0.1:8080".into(),
                 idempotency_ttl_secs: 24 * 3600,
+            },
+            dashboard: DashboardSettings {
+                secure_cookies: false,
+                session_idle_minutes: 120,
+                session_absolute_hours: 12,
             },
             log: LogConfig {
                 level: "info".into(),

@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use regulars_domain::{Source, TimeZone, Timestamp};
+use rand::distributions::{Alphanumeric, DistString};
+use regulars_domain::{Email, Role, Source, TimeZone, Timestamp};
 use regulars_sample::{demo_dataset, demo_stores};
 use regulars_store::{Db, StoreRecord};
 
@@ -43,10 +44,11 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
         "  API:      {base}/api/v1   (OpenAPI: {base}/api/openapi.json)"
     )?;
     writeln!(out, "  Health:   {base}/healthz   Metrics: {base}/metrics")?;
-    writeln!(
-        out,
-        "  Dashboard login: not available yet; every demo store below is reachable through the API."
-    )?;
+    let people = demo_people(db, &stores).await?;
+    writeln!(out, "  Dashboard: {base}/login")?;
+    for (email, role, password) in &people {
+        writeln!(out, "    {role:<8} {email}  password: {password}")?;
+    }
     for store in &stores {
         let key = db.create_api_key(store.id, "demo").await?;
         writeln!(out)?;
@@ -66,6 +68,31 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
             "Try: curl -s -H 'Authorization: Bearer {}' '{base}/api/v1/customers?limit=2'",
             key.key
         )?;
+    }
+    Ok(out)
+}
+
+/// The demo's people: an owner of every store and a viewer of the first. Their passwords are
+/// new at every start (only hashes are stored, so old ones cannot be shown again).
+async fn demo_people(db: &Db, stores: &[StoreRecord]) -> anyhow::Result<Vec<(String, &'static str, String)>> {
+    let mut out = Vec::new();
+    for (email, role, all_stores) in [
+        ("owner@demo.regulars.dev", Role::Owner, true),
+        ("viewer@demo.regulars.dev", Role::Viewer, false),
+    ] {
+        let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 16);
+        let user = match db.user_by_email(&email).await? {
+            Some(user) => {
+                db.set_password(user.id, &password).await?;
+                user
+            }
+            None => db.create_user(&email, &password, None).await?,
+        };
+        for store in stores.iter().take(if all_stores { stores.len() } else { 1 }) {
+            db.set_membership(store.id, user.id, role).await?;
+        }
+        out.push((email.to_string(), role.as_str(), password));
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 mod config;
 mod demo;
 mod import;
+mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Manage the people who use the dashboard.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Import a file; prints a JSON summary and exits non-zero if any row was rejected.
     Import(ImportArgs),
 }
@@ -109,6 +113,32 @@ enum ApikeyCommand {
         store: String,
         #[arg(long, default_value = "default")]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Give a person a role in a store, creating their login if they are new. The password is
+    /// read from standard input when it is not a terminal; otherwise one is generated and
+    /// printed once. Prints JSON.
+    Create {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, marketer, support, account_manager or viewer.
+        #[arg(long)]
+        role: String,
+        /// The name colleagues see.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Disable (or with --enable, enable again) a person's login; disabling ends their sessions.
+    Disable {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        enable: bool,
     },
 }
 
@@ -209,6 +239,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let created = db.create_api_key(parse_store(&store)?, &name).await?;
             println!("{}", serde_json::to_string_pretty(&created)?);
         }
+        Command::User(cmd) => {
+            let db = connect(&config.database.url).await?;
+            let out = user::run(&db, cmd).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
         Command::Import(args) => {
             let db = connect(&config.database.url).await?;
             let summary = import_command(&db, &args).await?;
@@ -277,8 +312,16 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
         db.clone(),
         Duration::from_secs(config.server.idempotency_ttl_secs),
     ));
-    let app = regulars_web::router(regulars_web::AppState::new(db.clone()));
-    axum::serve(listener, app)
+    let dashboard = regulars_web::DashboardConfig {
+        secure_cookies: config.dashboard.secure_cookies,
+        session_limits: regulars_store::SessionLimits {
+            idle: Duration::from_secs(config.dashboard.session_idle_minutes * 60),
+            absolute: Duration::from_secs(config.dashboard.session_absolute_hours * 3600),
+        },
+    };
+    let app = regulars_web::router(regulars_web::AppState::new(db.clone()).with_dashboard(dashboard));
+    // The peer address feeds login throttling.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     background.abort();

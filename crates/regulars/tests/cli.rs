@@ -93,6 +93,7 @@ fn every_subcommand_has_help() {
         vec!["store", "create", "--help"],
         vec!["store", "secret", "--help"],
         vec!["apikey", "create", "--help"],
+        vec!["user", "create", "--help"],
         vec!["import", "--help"],
     ] {
         let out = cli.run(&args);
@@ -327,6 +328,96 @@ fn a_shopify_orders_export_groups_rows_into_orders(backend: Backend) {
     assert_eq!(again["unchanged"], 2);
 }
 
+fn people_are_created_with_a_role_and_a_password_given_or_generated(backend: Backend) {
+    let cli = Cli::new(backend);
+    let store = cli.store("INR");
+    let other = cli.store("AMD");
+    let (code, out) = cli.json(&[
+        "user",
+        "create",
+        "--store",
+        &store,
+        "--email",
+        "Owner@Shop.in",
+        "--role",
+        "owner",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["role"], "owner");
+    let generated = out["password"]
+        .as_str()
+        .expect("a generated password is shown once");
+    assert!(generated.len() >= 16);
+
+    // A password piped on standard input is used and never echoed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regulars"))
+        .args(["--database", &cli.database(), "user", "create", "--store", &store])
+        .args(["--email", "agent@shop.in", "--role", "support"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"the agent's own passphrase\n")
+        .unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert!(piped.status.success());
+    let piped: Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert!(piped.get("password").is_none(), "{piped}");
+
+    // The same person joins a second store: no new password.
+    let (code, again) = cli.json(&[
+        "user",
+        "create",
+        "--store",
+        &other,
+        "--email",
+        "owner@shop.in",
+        "--role",
+        "viewer",
+    ]);
+    assert_eq!(code, 0);
+    assert!(again.get("password").is_none());
+
+    let db = &cli.database.db;
+    let rt = &cli._runtime;
+    let owner = rt
+        .block_on(db.log_in("owner@shop.in", generated, "127.0.0.1"))
+        .unwrap();
+    let regulars_store::LoginOutcome::Ok { session, .. } = owner else {
+        panic!("the generated password signs in: {owner:?}");
+    };
+    assert_eq!(session.memberships.len(), 2);
+    let agent = rt
+        .block_on(db.log_in("agent@shop.in", "the agent's own passphrase", "127.0.0.1"))
+        .unwrap();
+    assert!(matches!(agent, regulars_store::LoginOutcome::Ok { .. }));
+
+    let (code, _) = cli.json(&["user", "disable", "--email", "agent@shop.in"]);
+    assert_eq!(code, 0);
+    let refused = rt
+        .block_on(db.log_in("agent@shop.in", "the agent's own passphrase", "127.0.0.1"))
+        .unwrap();
+    assert!(matches!(refused, regulars_store::LoginOutcome::Refused));
+
+    let bad = cli.run(&[
+        "user",
+        "create",
+        "--store",
+        &store,
+        "--email",
+        "x@shop.in",
+        "--role",
+        "boss",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--role"));
+}
+
 /// `sqlite::NAME` and `postgres::NAME` for each `fn NAME(backend: Backend)`.
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
@@ -344,4 +435,5 @@ on_both_backends!(
     the_real_truncated_shopify_export_is_reported_and_reimport_changes_nothing,
     transaction_logs_with_named_or_numbered_columns_import_idempotently,
     a_shopify_orders_export_groups_rows_into_orders,
+    people_are_created_with_a_role_and_a_password_given_or_generated,
 );

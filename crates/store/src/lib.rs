@@ -9,6 +9,8 @@ mod db;
 mod events;
 mod idempotency;
 mod orders;
+mod overview;
+mod people;
 mod schema;
 mod stores;
 mod webhooks;
@@ -18,6 +20,11 @@ pub use db::{Backend, Db, Row, Tx};
 pub use events::{EventRecord, TimelineQuery};
 pub use idempotency::{Claim, StoredReply};
 pub use orders::{LineRecord, OrderFilter, OrderRecord, RefundRecord};
+pub use overview::{last_days, DailyFigures, Overview};
+pub use people::{
+    LoginOutcome, Membership, Session, SessionLimits, UserRecord, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+    MAX_FAILURES_PER_ADDRESS, MIN_PASSWORD_CHARS,
+};
 pub use stores::{ApiKeyCreated, StoreRecord};
 
 use regulars_domain::FieldError;

@@ -213,3 +213,44 @@ pub enum Imports {
     FinishedAt,
     Summary,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub enum Users {
+    Table,
+    Id,
+    Email,
+    PasswordHash,
+    DisplayName,
+    Locale,
+    Disabled,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Memberships {
+    Table,
+    StoreId,
+    UserId,
+    Role,
+    CreatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum Sessions {
+    Table,
+    TokenHash,
+    UserId,
+    CsrfToken,
+    CreatedAt,
+    LastSeenAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum LoginFailures {
+    Table,
+    Id,
+    Account,
+    Address,
+    At,
+}

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use regulars_domain::{
     ConsentChange, ConsentChannel, Currency, CustomerInput, Email, EventInput, FinancialStatus,
-    LineItemInput, Locale, OrderInput, Phone, RefundInput, Source, StoreId, TimeZone, Timestamp,
+    LineItemInput, Locale, OrderInput, Phone, RefundInput, Role, Source, StoreId, TimeZone, Timestamp,
 };
-use regulars_store::{Claim, CustomerFilter, Db, OrderFilter, Outcome, StoreError, StoreRecord, StoredReply};
+use regulars_store::{
+    Claim, CustomerFilter, Db, LoginOutcome, OrderFilter, Outcome, SessionLimits, StoreError, StoreRecord,
+    StoredReply, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+};
 use regulars_testkit::{on_both_backends, Backend, TestDb};
 
 async fn shop(db: &Db, name: &str, currency: Currency) -> StoreRecord {
@@ -745,6 +748,226 @@ async fn the_database_reports_itself_sound(backend: Backend) {
     t.db.migrate().await.unwrap();
 }
 
+async fn people_log_in_with_argon2id_passwords_and_sessions_end_on_the_server(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let a = shop(&t.db, "Annapurna", Currency::INR).await;
+    let b = shop(&t.db, "Tsiran", Currency::AMD).await;
+    let email = Email::parse("Owner@Annapurna.in").unwrap();
+    // 64 characters, with Telugu in it: long passphrases are welcome (S2).
+    let password = "నా పాస్‌వర్డ్ is long enough, and long passphrases are fine!!";
+    let long = format!("{password}{}", "x".repeat(64 - password.chars().count()));
+    assert_eq!(long.chars().count(), 64);
+    let user = t.db.create_user(&email, &long, Some("Ravi")).await.unwrap();
+    t.db.set_membership(a.id, user.id, Role::Owner).await.unwrap();
+    t.db.set_membership(b.id, user.id, Role::Viewer).await.unwrap();
+
+    let stored: String = match &t.db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT password_hash FROM users")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Db::Pg(p) => sqlx::query_scalar("SELECT password_hash FROM users")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    };
+    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+    assert!(!stored.contains(&long));
+
+    let dup =
+        t.db.create_user(&email, "another password", None)
+            .await
+            .unwrap_err();
+    assert!(matches!(dup, StoreError::Invalid(ref e) if e.code == "email_taken"));
+    let short =
+        t.db.create_user(&Email::parse("x@y.in").unwrap(), "short", None)
+            .await
+            .unwrap_err();
+    assert!(matches!(short, StoreError::Invalid(ref e) if e.field == "password"));
+
+    assert!(matches!(
+        t.db.log_in("owner@annapurna.in", "wrong password", "10.0.0.1")
+            .await
+            .unwrap(),
+        LoginOutcome::Refused
+    ));
+    assert!(matches!(
+        t.db.log_in("nobody@annapurna.in", &long, "10.0.0.1")
+            .await
+            .unwrap(),
+        LoginOutcome::Refused
+    ));
+    let LoginOutcome::Ok { token, session } =
+        t.db.log_in(" OWNER@annapurna.in", &long, "10.0.0.1")
+            .await
+            .unwrap()
+    else {
+        panic!("the right password signs in");
+    };
+    assert_eq!(session.user.id, user.id);
+    assert_eq!(session.role_in(a.id), Some(Role::Owner));
+    assert_eq!(session.role_in(b.id), Some(Role::Viewer));
+    assert_eq!(session.memberships.len(), 2);
+    let limits = SessionLimits::default();
+    let alive =
+        t.db.session(&token, limits)
+            .await
+            .unwrap()
+            .expect("the session is alive");
+    assert_eq!(alive.csrf_token, session.csrf_token);
+
+    // Logout ends the session on the server: the same cookie is worthless (S3).
+    t.db.log_out(&token).await.unwrap();
+    assert!(t.db.session(&token, limits).await.unwrap().is_none());
+
+    // Disabling a person ends every session they have, and they cannot sign in again.
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let LoginOutcome::Ok { token, .. } =
+            t.db.log_in("owner@annapurna.in", &long, "10.0.0.2")
+                .await
+                .unwrap()
+        else {
+            panic!("signs in");
+        };
+        tokens.push(token);
+    }
+    t.db.set_user_disabled(user.id, true).await.unwrap();
+    for token in &tokens {
+        assert!(t.db.session(token, limits).await.unwrap().is_none());
+    }
+    assert!(matches!(
+        t.db.log_in("owner@annapurna.in", &long, "10.0.0.2")
+            .await
+            .unwrap(),
+        LoginOutcome::Refused
+    ));
+}
+
+async fn sessions_expire_when_idle_and_after_their_absolute_limit(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let email = Email::parse("agent@annapurna.in").unwrap();
+    t.db.create_user(&email, "correct horse battery", None)
+        .await
+        .unwrap();
+    let sign_in = || async {
+        match t
+            .db
+            .log_in("agent@annapurna.in", "correct horse battery", "127.0.0.1")
+            .await
+            .unwrap()
+        {
+            LoginOutcome::Ok { token, .. } => token,
+            other => panic!("{other:?}"),
+        }
+    };
+    let idle = sign_in().await;
+    let absolute = sign_in().await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let short_idle = SessionLimits {
+        idle: std::time::Duration::from_millis(10),
+        absolute: std::time::Duration::from_secs(3600),
+    };
+    let short_absolute = SessionLimits {
+        idle: std::time::Duration::from_secs(3600),
+        absolute: std::time::Duration::from_millis(10),
+    };
+    assert!(t.db.session(&idle, short_idle).await.unwrap().is_none());
+    assert!(t.db.session(&absolute, short_absolute).await.unwrap().is_none());
+    // Expired sessions are deleted, not merely refused.
+    assert!(t
+        .db
+        .session(&idle, SessionLimits::default())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn login_throttling_does_not_lock_the_owner_out(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let email = Email::parse("owner@annapurna.in").unwrap();
+    t.db.create_user(&email, "the owner's passphrase", None)
+        .await
+        .unwrap();
+    for _ in 0..MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS {
+        let out =
+            t.db.log_in("owner@annapurna.in", "guess", "203.0.113.9")
+                .await
+                .unwrap();
+        assert!(matches!(out, LoginOutcome::Refused), "{out:?}");
+    }
+    // The attacker's address is now throttled, even with the right password…
+    match t
+        .db
+        .log_in("owner@annapurna.in", "the owner's passphrase", "203.0.113.9")
+        .await
+        .unwrap()
+    {
+        LoginOutcome::Throttled { retry_after_secs } => assert!((1..=900).contains(&retry_after_secs)),
+        other => panic!("expected throttling, got {other:?}"),
+    }
+    // …while the owner, from their own address, still gets in.
+    assert!(matches!(
+        t.db.log_in("owner@annapurna.in", "the owner's passphrase", "198.51.100.7")
+            .await
+            .unwrap(),
+        LoginOutcome::Ok { .. }
+    ));
+}
+
+async fn the_overview_counts_orders_revenue_and_returning_customers_by_store_day(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let place = |ext: &str, customer: &str, total: i64, when: &str| {
+        let mut o = order(ext, customer, total);
+        o.placed_at = at(when);
+        o
+    };
+    let orders = vec![
+        // Before the period: makes c-1 a returning customer.
+        place("o-1", "c-1", 10_000, "2026-01-10T10:00:00+05:30"),
+        // In the period (1–3 February, Kolkata days).
+        place("o-2", "c-1", 20_000, "2026-02-01T00:30:00+05:30"),
+        place("o-3", "c-2", 30_000, "2026-02-01T23:59:00+05:30"),
+        place("o-4", "c-3", 40_000, "2026-02-03T12:00:00+05:30"),
+    ];
+    t.db.upsert_orders(&store, &orders, "test").await.unwrap();
+    let mut tx = t.db.begin().await.unwrap();
+    tx.add_refund(&store, Source::Api, "o-4", &refund("r-1", 5_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut cancelled = place("o-5", "c-2", 99_000, "2026-02-02T12:00:00+05:30");
+    cancelled.cancelled_at = Some(at("2026-02-02T13:00:00+05:30"));
+    t.db.upsert_orders(&store, &[cancelled], "test").await.unwrap();
+
+    let (from, to) = regulars_store::last_days(&store, at("2026-02-03T20:00:00+05:30"), 3);
+    assert_eq!(from, at("2026-02-01T00:00:00+05:30"));
+    assert_eq!(to, at("2026-02-04T00:00:00+05:30"));
+    let o = t.db.overview(&store, from, to).await.unwrap();
+    assert_eq!(o.orders, 3, "cancelled orders do not count");
+    assert_eq!(
+        o.revenue_minor,
+        20_000 + 30_000 + 40_000 - 5_000,
+        "net of refunds"
+    );
+    assert_eq!(o.new_customers, 2, "c-2 and c-3 first ordered in the period");
+    assert_eq!(o.returning_customers, 1, "c-1 had ordered before");
+    // c-1 (2 orders) and c-2 (1 live + 1 cancelled) and c-3: one of three ordered twice.
+    assert!(
+        (o.repeat_purchase_rate - 1.0 / 3.0).abs() < 1e-9,
+        "{}",
+        o.repeat_purchase_rate
+    );
+    let per_day: Vec<(i64, i64)> = o.daily.iter().map(|d| (d.orders, d.revenue_minor)).collect();
+    assert_eq!(
+        per_day,
+        vec![(2, 50_000), (0, 0), (1, 35_000)],
+        "days cut at Kolkata midnight"
+    );
+    assert_eq!(o.daily[0].day, from);
+}
+
 on_both_backends!(
     customers_are_resolved_by_external_id_then_email,
     a_partial_update_keeps_what_it_does_not_name,
@@ -761,4 +984,8 @@ on_both_backends!(
     one_store_never_reaches_another,
     webhook_secrets_rotate,
     the_database_reports_itself_sound,
+    people_log_in_with_argon2id_passwords_and_sessions_end_on_the_server,
+    sessions_expire_when_idle_and_after_their_absolute_limit,
+    login_throttling_does_not_lock_the_owner_out,
+    the_overview_counts_orders_revenue_and_returning_customers_by_store_day,
 );

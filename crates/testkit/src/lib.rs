@@ -1,7 +1,7 @@
 //! A fresh, migrated database per test, on either backend, so one suite proves both.
 //!
 //! SQLite: a file in a temporary directory. PostgreSQL: a new database on the server named by
-//! `REGULARS_TEST_POSTGRES` (default: the one `scripts/postgres start` runs), dropped when the
+//! `REGULARS_TEST_POSTGRES` (default: the one `scripts/test-env` starts), dropped when the
 //! [`TestDb`] is dropped, even after a failed assertion.
 //!
 //! Write a test once as `async fn name(backend: Backend)` and list it in [`on_both_backends!`].
@@ -55,7 +55,7 @@ async fn connect_admin(url: &str) -> sqlx::PgConnection {
     sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
         panic!(
             "the PostgreSQL half of the suite needs a server at {url} ({e}); \
-             start one with `scripts/postgres start` or point REGULARS_TEST_POSTGRES at one"
+             start one with `scripts/test-env` (or `scripts/postgres start`), or point REGULARS_TEST_POSTGRES at one"
         )
     })
 }

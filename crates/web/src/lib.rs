@@ -1,9 +1,11 @@
 //! Regulars over HTTP: the JSON API (`/api/v1`), shop webhooks (`/webhooks/…`), `/healthz`,
-//! Prometheus `/metrics` and the OpenAPI document (`/api/openapi.json`).
+//! Prometheus `/metrics`, the OpenAPI document (`/api/openapi.json`) and the staff dashboard
+//! (`/login`, `/app/…`).
 
 mod api;
 mod auth;
 mod body;
+mod dashboard;
 mod error;
 mod models;
 mod views;
@@ -23,12 +25,14 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use regulars_store::Db;
 use utoipa::OpenApi;
 
+pub use dashboard::DashboardConfig;
 pub use error::{ApiError, Problem};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub dashboard: DashboardConfig,
     metrics: PrometheusHandle,
 }
 
@@ -36,8 +40,14 @@ impl AppState {
     pub fn new(db: Db) -> Self {
         AppState {
             db,
+            dashboard: DashboardConfig::default(),
             metrics: metrics_handle(),
         }
+    }
+
+    pub fn with_dashboard(mut self, dashboard: DashboardConfig) -> Self {
+        self.dashboard = dashboard;
+        self
     }
 }
 
@@ -116,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
         .route("/api/openapi.json", get(openapi))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(record_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

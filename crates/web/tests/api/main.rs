@@ -3,6 +3,7 @@
 mod helpers;
 
 mod api_orders;
+mod dashboard;
 mod idempotency;
 mod isolation;
 mod openapi;

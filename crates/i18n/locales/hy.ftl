@@ -1,0 +1,49 @@
+app-name = Regulars
+app-tagline = Միանգամյա գնորդներին դարձրեք մշտական հաճախորդներ
+
+nav-overview = Ամփոփում
+nav-customers = Հաճախորդներ
+nav-orders = Պատվերներ
+nav-import = Ներմուծում
+nav-settings = Կարգավորումներ
+nav-language = Լեզու
+nav-store = Խանութ
+nav-signed-in-as = Մուտք եք գործել որպես { $email }
+nav-logout = Ելք
+
+login-title = Մուտք
+login-email = Էլ. փոստ
+login-password = Գաղտնաբառ
+login-submit = Մուտք գործել
+login-failed = Էլ. փոստը և գաղտնաբառը չեն համապատասխանում։
+login-throttled = Չափազանց շատ փորձեր։ Կրկին փորձեք { $seconds } վայրկյանից։
+login-logged-out = Դուք դուրս եկաք համակարգից։
+
+role-owner = Սեփականատեր
+role-admin = Ադմինիստրատոր
+role-marketer = Մարքեթոլոգ
+role-support = Աջակցման աշխատակից
+role-account_manager = Հաճախորդների մենեջեր
+role-viewer = Դիտորդ
+
+overview-title = Ամփոփում
+overview-period = Վերջին { $days } օրը
+overview-orders = Պատվերներ
+overview-revenue = Հասույթ
+overview-customers = Հաճախորդներ
+overview-new-customers = Նոր հաճախորդներ
+overview-returning-customers = Վերադարձած հաճախորդներ
+overview-day = Օր
+overview-repeat-rate = Կրկնակի գնումների տոկոս
+
+error-forbidden = Դուք այս էջի թույլտվություն չունեք։
+error-not-found = Այստեղ ոչինչ չկա։
+error-csrf = Այս ձևի ժամկետն անցել է։ Թարմացրեք էջը և կրկին փորձեք։
+
+settings-currency = Արժույթ
+settings-timezone = Ժամային գոտի
+settings-locale = Լռելյայն լեզու
+settings-webhooks = Խանութի webhook-ներ
+settings-webhooks-help = Տեղադրեք այս հասցեները ձեր խանութի ադմինում՝ այս սերվերի հանրային հասցեի հետ։
+settings-people = Մարդիկ
+settings-role = Դեր

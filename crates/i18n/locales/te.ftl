@@ -1,0 +1,49 @@
+app-name = Regulars
+app-tagline = ఒక్కసారి కొన్నవారిని నిత్య కస్టమర్లుగా మార్చండి
+
+nav-overview = సారాంశం
+nav-customers = కస్టమర్లు
+nav-orders = ఆర్డర్లు
+nav-import = దిగుమతి
+nav-settings = సెట్టింగ్‌లు
+nav-language = భాష
+nav-store = స్టోర్
+nav-signed-in-as = { $email } గా సైన్ ఇన్ అయ్యారు
+nav-logout = సైన్ అవుట్
+
+login-title = సైన్ ఇన్
+login-email = ఈమెయిల్
+login-password = పాస్‌వర్డ్
+login-submit = సైన్ ఇన్
+login-failed = ఈ ఈమెయిల్ మరియు పాస్‌వర్డ్ సరిపోలలేదు.
+login-throttled = చాలా ప్రయత్నాలు జరిగాయి. { $seconds } సెకన్ల తర్వాత మళ్ళీ ప్రయత్నించండి.
+login-logged-out = మీరు సైన్ అవుట్ అయ్యారు.
+
+role-owner = యజమాని
+role-admin = అడ్మిన్
+role-marketer = మార్కెటర్
+role-support = సపోర్ట్ ఏజెంట్
+role-account_manager = అకౌంట్ మేనేజర్
+role-viewer = వీక్షకుడు
+
+overview-title = సారాంశం
+overview-period = గత { $days } రోజులు
+overview-orders = ఆర్డర్లు
+overview-revenue = ఆదాయం
+overview-customers = కస్టమర్లు
+overview-new-customers = కొత్త కస్టమర్లు
+overview-returning-customers = తిరిగి వచ్చిన కస్టమర్లు
+overview-day = రోజు
+overview-repeat-rate = మళ్ళీ కొనుగోలు రేటు
+
+error-forbidden = ఈ పేజీకి మీకు అనుమతి లేదు.
+error-not-found = ఇక్కడ ఏమీ లేదు.
+error-csrf = ఈ ఫారం గడువు ముగిసింది. పేజీని మళ్ళీ లోడ్ చేసి ప్రయత్నించండి.
+
+settings-currency = కరెన్సీ
+settings-timezone = సమయ మండలం
+settings-locale = డిఫాల్ట్ భాష
+settings-webhooks = షాప్ వెబ్‌హుక్‌లు
+settings-webhooks-help = ఈ చిరునామాలను ఈ సర్వర్ పబ్లిక్ చిరునామాతో కలిపి మీ షాప్ అడ్మిన్‌లో అతికించండి.
+settings-people = వ్యక్తులు
+settings-role = పాత్ర

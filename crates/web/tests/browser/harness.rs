@@ -1,0 +1,350 @@
+//! A real server over a fresh SQLite file, and a real headless Chromium driven by chromedriver.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use regulars_domain::{
+    Currency, CustomerInput, Email, FinancialStatus, LineItemInput, Locale, OrderInput, Role, Source,
+    StoreId, TimeZone, Timestamp,
+};
+use regulars_store::{Db, StoreRecord};
+use regulars_testkit::{Backend, TestDb};
+use serde_json::json;
+
+pub struct Site {
+    pub base: String,
+    pub db: Db,
+    pub store_a: StoreRecord,
+    pub store_b: StoreRecord,
+    _database: TestDb,
+}
+
+pub struct Person {
+    pub email: String,
+    pub password: String,
+}
+
+fn order(
+    store: &StoreRecord,
+    external_id: &str,
+    customer: &str,
+    total: i64,
+    placed_at: Timestamp,
+) -> OrderInput {
+    OrderInput {
+        source: Source::Api,
+        external_id: external_id.into(),
+        order_number: None,
+        customer: Some(CustomerInput {
+            external_id: Some(customer.into()),
+            email: Some(Email::parse(&format!("{customer}@example.in")).unwrap()),
+            ..Default::default()
+        }),
+        placed_at,
+        source_updated_at: None,
+        currency: store.currency,
+        subtotal: total,
+        discount_total: 0,
+        shipping_total: 0,
+        tax_total: 0,
+        total,
+        financial_status: FinancialStatus::Paid,
+        cancelled_at: None,
+        line_items: vec![LineItemInput {
+            external_id: None,
+            product_external_id: None,
+            variant_external_id: None,
+            sku: Some("TEA".into()),
+            title: "Tea".into(),
+            quantity: 1,
+            unit_price: total,
+            discount: 0,
+        }],
+        discount_codes: vec![],
+        refunds: vec![],
+        marketplace: None,
+        buyer_accepts_marketing: None,
+        note: None,
+    }
+}
+
+impl Site {
+    /// Two stores: Annapurna (INR) with ₹12,34,567.00 of orders this month, and Tsiran (AMD).
+    pub async fn start() -> Site {
+        let database = TestDb::new(Backend::Sqlite).await;
+        let db = database.db.clone();
+        let store_a = db
+            .create_store(
+                "Annapurna",
+                Currency::INR,
+                TimeZone::parse("Asia/Kolkata").unwrap(),
+                Locale::parse("te-IN").unwrap(),
+            )
+            .await
+            .unwrap();
+        let store_b = db
+            .create_store(
+                "Tsiran",
+                Currency::AMD,
+                TimeZone::parse("Asia/Yerevan").unwrap(),
+                Locale::parse("hy").unwrap(),
+            )
+            .await
+            .unwrap();
+        let recent = Timestamp(Timestamp::now().0 - 2 * 86_400_000);
+        let orders = [
+            order(&store_a, "a-1", "lakshmi", 100_000_000, recent),
+            order(&store_a, "a-2", "ravi", 23_456_700, recent),
+        ];
+        db.upsert_orders(&store_a, &orders, "test").await.unwrap();
+        db.upsert_orders(
+            &store_b,
+            &[order(&store_b, "b-1", "ani", 15_000_000, recent)],
+            "test",
+        )
+        .await
+        .unwrap();
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = regulars_web::router(regulars_web::AppState::new(db.clone()));
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap()
+        });
+        Site {
+            base,
+            db,
+            store_a,
+            store_b,
+            _database: database,
+        }
+    }
+
+    pub async fn person(&self, email: &str, role: Role, stores: &[StoreId]) -> Person {
+        let password = format!("{email} has a long password");
+        let user = self
+            .db
+            .create_user(&Email::parse(email).unwrap(), &password, None)
+            .await
+            .unwrap();
+        for store in stores {
+            self.db.set_membership(*store, user.id, role).await.unwrap();
+        }
+        Person {
+            email: email.into(),
+            password,
+        }
+    }
+}
+
+/// chromedriver on a free port, killed when the test ends.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(candidates: &[&str]) -> Option<PathBuf> {
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .or_else(|| {
+            let name = candidates.first()?.rsplit('/').next()?;
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.exists())
+            })
+        })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Browser {
+    client: Client,
+    _driver: Driver,
+}
+
+impl Browser {
+    pub async fn open() -> Browser {
+        let chromedriver = std::env::var_os("CHROMEDRIVER")
+            .map(PathBuf::from)
+            .or_else(|| which(&["/usr/bin/chromedriver", "chromedriver"]))
+            .expect(
+                "browser tests need Debian's chromium and chromium-driver (apt-get install chromium \
+                 chromium-driver fonts-noto-core; .ci/run does) or CHROMEDRIVER set",
+            );
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let port = free_port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver { child, port };
+        let profile = tempfile::tempdir().unwrap().keep();
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    "--lang=en-US", format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let capabilities: serde_json::Map<String, serde_json::Value> =
+            capabilities.as_object().unwrap().clone();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{}", driver.port))
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() > deadline => panic!("chromedriver did not answer: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Browser {
+            client,
+            _driver: driver,
+        }
+    }
+
+    pub async fn goto(&self, site: &Site, path: &str) {
+        self.client.goto(&format!("{}{path}", site.base)).await.unwrap();
+    }
+
+    pub async fn sign_in(&self, site: &Site, person: &Person) {
+        self.goto(site, "/login").await;
+        self.fill("input[name=email]", &person.email).await;
+        self.fill("input[name=password]", &person.password).await;
+        self.client
+            .find(Locator::Css("form[action='/login'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.wait_for_url_containing("/app/").await;
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks and waits until the next page has replaced this one.
+    async fn click_and_wait(&self, locator: Locator<'_>, what: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
+        self.client
+            .find(locator)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The old document's element goes stale once the new page is loaded.
+        while old_page.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "{what}: the page did not change");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn click_link(&self, text: &str) {
+        self.click_and_wait(Locator::LinkText(text), &format!("link {text:?}"))
+            .await;
+    }
+
+    pub async fn click_button(&self, text: &str) {
+        let xpath = format!("//button[normalize-space()='{text}']");
+        self.click_and_wait(Locator::XPath(&xpath), &format!("button {text:?}"))
+            .await;
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let select = self.client.find(Locator::Css(css)).await.unwrap();
+        select.select_by_value(value).await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.client.find(Locator::Css(css)).await.is_ok() {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn source(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    pub async fn url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    pub async fn wait_for_url_containing(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.url().await.contains(part) {
+            assert!(
+                Instant::now() < deadline,
+                "never reached {part}: at {}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a PNG of the page under `target/screenshots/`.
+    pub async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}

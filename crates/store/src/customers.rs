@@ -360,16 +360,17 @@ pub(crate) async fn upsert_customers(
         (Customers::Phone, &phones, &mut by_phone),
     ] {
         for chunk in values.chunks(CHUNK) {
+            // No ORDER BY: it would lead SQLite to walk the store by creation time instead of
+            // seeking each address. The oldest customer is picked here instead.
             let q = Query::select()
-                .columns([column, Customers::Id])
+                .columns([column, Customers::CreatedAt, Customers::Id])
                 .from(Customers::Table)
                 .and_where(Expr::col(Customers::StoreId).eq(store_key.as_str()))
                 .and_where(Expr::col(column).is_in(chunk.iter().map(String::as_str)))
-                .order_by(Customers::CreatedAt, Order::Asc)
-                .order_by(Customers::Id, Order::Asc)
                 .to_owned();
-            let rows: Vec<(String, String)> = tx.fetch_all(&q).await?;
-            for (value, id) in rows {
+            let mut rows: Vec<(String, i64, String)> = tx.fetch_all(&q).await?;
+            rows.sort_by(|a, b| (a.1, &a.2).cmp(&(b.1, &b.2)));
+            for (value, _, id) in rows {
                 map.entry(value).or_insert(id); // the oldest customer with that address wins
             }
         }
@@ -727,9 +728,10 @@ impl Db {
                 .from(CustomerIdentities::Table)
                 .and_where(Expr::col(CustomerIdentities::StoreId).eq(store.to_string()))
                 .and_where(Expr::col(CustomerIdentities::CustomerId).is_in(chunk.iter().map(String::as_str)))
-                .order_by(CustomerIdentities::Source, Order::Asc)
                 .to_owned();
-            let rows: Vec<(String, String, String)> = self.fetch_all(&q).await?;
+            let mut rows: Vec<(String, String, String)> = self.fetch_all(&q).await?;
+            // Sorted here, not in SQL: an ORDER BY would walk the store's identities in key order.
+            rows.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
             for (cid, source, external_id) in rows {
                 let source = Source::parse(&source).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.entry(cid).or_default().push(Identity { source, external_id });

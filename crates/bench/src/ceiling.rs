@@ -56,7 +56,7 @@ fn insert_all(
     let mut conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-         PRAGMA cache_size=-65536; PRAGMA mmap_size=2147418112; PRAGMA temp_store=memory;",
+         PRAGMA cache_size=-65536; PRAGMA temp_store=memory;",
     )?;
     let mut customer_ids: HashMap<String, String> = HashMap::new();
     let now = regulars_domain::Timestamp::now().0;

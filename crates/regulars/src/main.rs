@@ -215,14 +215,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             );
         }
         Command::Serve { listen } => {
-            let db = connect(&config.database.url).await?;
+            let db = connect_server(&config.database.url).await?;
             serve(db, listen.as_deref().unwrap_or(&config.server.listen), &config).await?;
         }
         Command::Demo { listen, no_serve } => {
             if !explicit_database {
                 config.database.url = "sqlite://regulars-demo.db".into();
             }
-            let db = connect(&config.database.url).await?;
+            let db = connect_server(&config.database.url).await?;
             let listen = listen.unwrap_or_else(|| config.server.listen.clone());
             let welcome = demo::prepare(&db, &listen).await?;
             println!("{welcome}");
@@ -273,8 +273,18 @@ fn init_tracing(config: &Config) {
     }
 }
 
+/// The database for a one-shot command: a small pool (one writer and one reader).
 async fn connect(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url)
+    open(url, 2).await
+}
+
+/// The database for a server.
+async fn connect_server(url: &str) -> anyhow::Result<Db> {
+    open(url, 8).await
+}
+
+async fn open(url: &str, connections: u32) -> anyhow::Result<Db> {
+    let db = Db::connect_with_pool(url, connections)
         .await
         .with_context(|| format!("opening {}", redact(url)))?;
     db.migrate().await.context("migrating the schema")?;

@@ -62,7 +62,14 @@ enum Target<S, P> {
 }
 
 impl Db {
+    /// A pool for a server: several readers beside the one writer.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Db::connect_with_pool(url, 8).await
+    }
+
+    /// A pool of `connections` (a one-shot command such as an import needs one or two: every
+    /// connection keeps its own page cache and prepared statements).
+    pub async fn connect_with_pool(url: &str, connections: u32) -> Result<Db, StoreError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
@@ -73,18 +80,18 @@ impl Db {
                 // Points and money are written here: every commit reaches the disk.
                 .synchronous(SqliteSynchronous::Full)
                 .pragma("cache_size", "-65536")
-                // Reads through a memory map skip a copy per page (SQLite caps it at 2 GiB).
-                .pragma("mmap_size", "2147418112")
+                // Batches prepare statements of many shapes; a short cache keeps memory flat.
+                .statement_cache_capacity(32)
                 .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(connections)
                 .min_connections(1)
                 .connect_with(options)
                 .await?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(connections * 2)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;

@@ -24,12 +24,42 @@ fn binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/regulars"))
 }
 
-/// Peak resident memory of finished children, in MB (Linux reports kilobytes).
-fn children_peak_rss_mb() -> f64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
+/// The high-water mark of a running process's resident memory, in kB (Linux `VmHWM`).
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the binary to completion, sampling its peak RSS while it runs. (getrusage's
+/// RUSAGE_CHILDREN is no use here: a child spawned with vfork inherits the parent's high-water
+/// mark at exec, so it reported this benchmark's own memory.)
+fn run_measured(
+    bin: &std::path::Path,
+    db: &str,
+    args: &[&str],
+    out: &std::path::Path,
+) -> anyhow::Result<(String, f64)> {
+    let mut child = Command::new(bin)
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(std::fs::File::create(out)?)
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut peak_kb = 0;
+    let status = loop {
+        if let Some(kb) = peak_rss_kb(child.id()) {
+            peak_kb = peak_kb.max(kb);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    anyhow::ensure!(status.success(), "{args:?} failed: {status}");
+    Ok((std::fs::read_to_string(out)?, peak_kb as f64 / 1024.0))
 }
 
 pub async fn run(rows: usize, customers: usize) -> anyhow::Result<Import> {
@@ -85,7 +115,7 @@ pub async fn run(rows: usize, customers: usize) -> anyhow::Result<Import> {
     let parse_only_seconds = parse_started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let summary: serde_json::Value = serde_json::from_str(&run(&[
+    let args = [
         "import",
         "transactions",
         csv.to_str().unwrap(),
@@ -97,14 +127,16 @@ pub async fn run(rows: usize, customers: usize) -> anyhow::Result<Import> {
         "date",
         "--amount-col",
         "amount",
-    ])?)?;
+    ];
+    let (stdout, peak_rss_mb) = run_measured(&bin, &db, &args, &dir.path().join("summary.json"))?;
+    let summary: serde_json::Value = serde_json::from_str(&stdout)?;
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(summary["created"] == rows as u64, "import summary: {summary}");
     Ok(Import {
         rows,
         seconds,
         rows_per_sec: rows as f64 / seconds,
-        peak_rss_mb: children_peak_rss_mb(),
+        peak_rss_mb,
         parse_only_seconds,
         parse_only_over_import: parse_only_seconds / seconds,
     })

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use regulars_domain::{
-    ConsentChange, ConsentChannel, Currency, CustomerInput, Email, EventInput, FinancialStatus,
-    LineItemInput, Locale, OrderInput, Phone, RefundInput, Role, Source, StoreId, TimeZone, Timestamp,
+    ConsentChange, ConsentChannel, Currency, CustomerInput, Email, EventInput, Locale, OrderInput, Phone,
+    RefundInput, Role, Source, StoreId, TimeZone, Timestamp,
 };
 use regulars_store::{
     Claim, CustomerFilter, Db, LoginOutcome, OrderFilter, Outcome, SessionLimits, StoreError, StoreRecord,
     StoredReply, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
 };
+use regulars_testkit::fixtures::{line, paid_order};
 use regulars_testkit::{on_both_backends, Backend, TestDb};
 
 async fn shop(db: &Db, name: &str, currency: Currency) -> StoreRecord {
@@ -37,46 +38,24 @@ fn customer(external_id: &str, email: &str) -> CustomerInput {
     }
 }
 
-/// An order of two lines whose total is `total` minor units.
+/// An order of two lines whose total is `total` minor units, by a Telugu-named customer.
 fn order(external_id: &str, customer_ext: &str, total: i64) -> OrderInput {
-    OrderInput {
-        source: Source::Api,
-        external_id: external_id.into(),
-        order_number: Some(format!("#{external_id}")),
-        customer: Some(customer(customer_ext, &format!("{customer_ext}@example.in"))),
-        placed_at: at("2025-10-20T10:00:00+05:30"),
-        source_updated_at: None,
-        currency: Currency::INR,
-        subtotal: total,
-        discount_total: 0,
-        shipping_total: 0,
-        tax_total: 0,
+    let mut o = paid_order(
+        external_id,
+        customer_ext,
+        Currency::INR,
         total,
-        financial_status: FinancialStatus::Paid,
-        cancelled_at: None,
-        line_items: vec![
-            line("TEA-ASSAM", "Assam tea", 1, total / 2),
-            line("TEA-NILGIRI", "నీలగిరి టీ", 1, total - total / 2),
-        ],
-        discount_codes: vec!["DIWALI10".into()],
-        refunds: vec![],
-        marketplace: None,
-        buyer_accepts_marketing: Some(true),
-        note: None,
-    }
-}
-
-fn line(sku: &str, title: &str, quantity: i64, unit_price: i64) -> LineItemInput {
-    LineItemInput {
-        external_id: None,
-        product_external_id: None,
-        variant_external_id: None,
-        sku: Some(sku.into()),
-        title: title.into(),
-        quantity,
-        unit_price,
-        discount: 0,
-    }
+        at("2025-10-20T10:00:00+05:30"),
+    );
+    o.order_number = Some(format!("#{external_id}"));
+    o.customer = Some(customer(customer_ext, &format!("{customer_ext}@example.in")));
+    o.line_items = vec![
+        line("TEA-ASSAM", "Assam tea", 1, total / 2),
+        line("TEA-NILGIRI", "నీలగిరి టీ", 1, total - total / 2),
+    ];
+    o.discount_codes = vec!["DIWALI10".into()];
+    o.buyer_accepts_marketing = Some(true);
+    o
 }
 
 fn refund(external_id: &str, amount: i64) -> RefundInput {

@@ -6,6 +6,8 @@
 //!
 //! Write a test once as `async fn name(backend: Backend)` and list it in [`on_both_backends!`].
 
+pub mod fixtures;
+
 pub use regulars_store::Backend;
 use regulars_store::Db;
 

@@ -6,11 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use regulars_domain::{
-    Currency, CustomerInput, Email, FinancialStatus, LineItemInput, Locale, OrderInput, Role, Source,
-    StoreId, TimeZone, Timestamp,
-};
+use regulars_domain::{Currency, Email, Locale, OrderInput, Role, StoreId, TimeZone, Timestamp};
 use regulars_store::{Db, StoreRecord};
+use regulars_testkit::fixtures::paid_order;
 use regulars_testkit::{Backend, TestDb};
 use serde_json::json;
 
@@ -34,41 +32,7 @@ fn order(
     total: i64,
     placed_at: Timestamp,
 ) -> OrderInput {
-    OrderInput {
-        source: Source::Api,
-        external_id: external_id.into(),
-        order_number: None,
-        customer: Some(CustomerInput {
-            external_id: Some(customer.into()),
-            email: Some(Email::parse(&format!("{customer}@example.in")).unwrap()),
-            ..Default::default()
-        }),
-        placed_at,
-        source_updated_at: None,
-        currency: store.currency,
-        subtotal: total,
-        discount_total: 0,
-        shipping_total: 0,
-        tax_total: 0,
-        total,
-        financial_status: FinancialStatus::Paid,
-        cancelled_at: None,
-        line_items: vec![LineItemInput {
-            external_id: None,
-            product_external_id: None,
-            variant_external_id: None,
-            sku: Some("TEA".into()),
-            title: "Tea".into(),
-            quantity: 1,
-            unit_price: total,
-            discount: 0,
-        }],
-        discount_codes: vec![],
-        refunds: vec![],
-        marketplace: None,
-        buyer_accepts_marketing: None,
-        note: None,
-    }
+    paid_order(external_id, customer, store.currency, total, placed_at)
 }
 
 impl Site {

@@ -1,7 +1,8 @@
 //! Idempotency keys, as Stripe does them: the first request with a key runs; its reply is
 //! stored in the same transaction as its effects, and every retry with the key gets that reply.
-//! A different request body under the same key is refused; a retry while the first is still
-//! running is told so (409).
+//! A different request body under the same key is refused. The web layer claims keys inside
+//! the request's transaction ([`Tx::claim_idempotency_key`]); the two-step [`Db`] claim, with
+//! its in-flight state and takeover of abandoned claims, serves callers outside a transaction.
 
 use regulars_domain::{StoreId, Timestamp};
 use sea_query::{Expr, OnConflict, Query};
@@ -134,6 +135,48 @@ impl Db {
         Ok(())
     }
 
+    /// Remembers a refusal under its key after the transaction that claimed the key was rolled
+    /// back (a refusal writes nothing, but its retries must get the same answer).
+    pub async fn store_idempotent_refusal(
+        &self,
+        store: StoreId,
+        key: &str,
+        request_hash: &str,
+        reply: &StoredReply,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now().0;
+        let q = Query::insert()
+            .into_table(IdempotencyKeys::Table)
+            .columns([
+                IdempotencyKeys::StoreId,
+                IdempotencyKeys::Key,
+                IdempotencyKeys::RequestHash,
+                IdempotencyKeys::State,
+                IdempotencyKeys::ResponseStatus,
+                IdempotencyKeys::ResponseBody,
+                IdempotencyKeys::CreatedAt,
+                IdempotencyKeys::CompletedAt,
+            ])
+            .values_panic([
+                store.to_string().into(),
+                key.into(),
+                request_hash.into(),
+                "done".into(),
+                i64::from(reply.status).into(),
+                reply.body.clone().into(),
+                now.into(),
+                now.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        self.execute(&q).await?;
+        Ok(())
+    }
+
     /// Stores a reply outside any business transaction (for refusals, which wrote nothing).
     pub async fn complete_idempotency_key(
         &self,
@@ -148,6 +191,72 @@ impl Db {
 }
 
 impl Tx {
+    /// Claims a key inside the transaction that will hold the request's effects, so the claim,
+    /// the effects and the stored reply commit together (one commit, one fsync) or not at all.
+    /// A concurrent request with the same key waits for this transaction (SQLite's write lock,
+    /// PostgreSQL's unique index) and then finds the stored reply.
+    pub async fn claim_idempotency_key(
+        &mut self,
+        store: StoreId,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Claim, StoreError> {
+        let now = Timestamp::now().0;
+        let insert = Query::insert()
+            .into_table(IdempotencyKeys::Table)
+            .columns([
+                IdempotencyKeys::StoreId,
+                IdempotencyKeys::Key,
+                IdempotencyKeys::RequestHash,
+                IdempotencyKeys::State,
+                IdempotencyKeys::CreatedAt,
+            ])
+            .values_panic([
+                store.to_string().into(),
+                key.into(),
+                request_hash.into(),
+                "in_flight".into(),
+                now.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        if self.execute(&insert).await? == 1 {
+            return Ok(Claim::Owned);
+        }
+        let select = Query::select()
+            .columns([
+                IdempotencyKeys::RequestHash,
+                IdempotencyKeys::State,
+                IdempotencyKeys::ResponseStatus,
+                IdempotencyKeys::ResponseBody,
+                IdempotencyKeys::CreatedAt,
+            ])
+            .from(IdempotencyKeys::Table)
+            .and_where(Expr::col(IdempotencyKeys::StoreId).eq(store.to_string()))
+            .and_where(Expr::col(IdempotencyKeys::Key).eq(key))
+            .to_owned();
+        let Some(row) = self.fetch_optional::<KeyRow>(&select).await? else {
+            return Ok(Claim::InFlight);
+        };
+        if row.request_hash != request_hash {
+            return Ok(Claim::Mismatch);
+        }
+        Ok(
+            match (row.state.as_str(), row.response_status, row.response_body) {
+                ("done", Some(status), Some(body)) => Claim::Replay(StoredReply {
+                    status: status as u16,
+                    body,
+                }),
+                // Left by a two-step claim that a crashed process never finished.
+                _ => Claim::InFlight,
+            },
+        )
+    }
+
     /// Stores the reply in the transaction that holds the request's effects: both commit or
     /// neither does.
     pub async fn complete_idempotency_key(

@@ -42,8 +42,8 @@ fn respond(status: StatusCode, body: String, replayed: bool) -> Response {
 }
 
 /// Runs `effect` in a transaction. With an `Idempotency-Key` header the first request runs and
-/// every retry gets its reply; a different request under the same key is refused (422) and a
-/// retry while the first still runs is told to wait (409).
+/// every retry gets its reply (a retry racing the first waits for it); a different request
+/// under the same key is refused (422).
 pub async fn run_write<F>(
     state: &AppState,
     store: &StoreRecord,
@@ -80,35 +80,7 @@ where
     hasher.update(b"\n");
     hasher.update(body);
     let request_hash = hex::encode(hasher.finalize());
-    let claim = match state
-        .db
-        .claim_idempotency_key(store.id, &key, &request_hash)
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    match claim {
-        Claim::Replay(stored) => {
-            metrics::counter!("regulars_idempotent_replays_total").increment(1);
-            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            respond(status, stored.body, true)
-        }
-        Claim::InFlight => ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_in_flight",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-        )
-        .into_response(),
-        Claim::Mismatch => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request",
-        )
-        .field("Idempotency-Key")
-        .into_response(),
-        Claim::Owned => run_owned(state, store, &key, effect).await,
-    }
+    run_owned(state, store, &key, &request_hash, effect).await
 }
 
 async fn in_transaction<F>(state: &AppState, effect: F) -> ApiResult<Reply>
@@ -128,12 +100,26 @@ where
     }
 }
 
-async fn run_owned<F>(state: &AppState, store: &StoreRecord, key: &str, effect: F) -> Response
+/// Claims the key, runs the effect and stores its reply in one transaction: one commit.
+async fn run_owned<F>(
+    state: &AppState,
+    store: &StoreRecord,
+    key: &str,
+    request_hash: &str,
+    effect: F,
+) -> Response
 where
     F: for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, ApiResult<Reply>>,
 {
-    let outcome: ApiResult<Reply> = async {
+    let outcome: ApiResult<Result<Reply, Response>> = async {
         let mut tx = state.db.begin().await?;
+        match tx.claim_idempotency_key(store.id, key, request_hash).await? {
+            Claim::Owned => {}
+            other => {
+                tx.rollback().await.ok();
+                return Ok(Err(answer_claim(other)));
+            }
+        }
         match effect(&mut tx).await {
             Ok(reply) => {
                 let stored = StoredReply {
@@ -142,7 +128,7 @@ where
                 };
                 tx.complete_idempotency_key(store.id, key, &stored).await?;
                 tx.commit().await?;
-                Ok(reply)
+                Ok(Ok(reply))
             }
             Err(e) => {
                 tx.rollback().await.ok();
@@ -152,23 +138,49 @@ where
     }
     .await;
     match outcome {
-        Ok(reply) => respond(reply.status, reply.body.to_string(), false),
+        Ok(Ok(reply)) => respond(reply.status, reply.body.to_string(), false),
+        Ok(Err(answer)) => answer,
         // A refusal is an answer too: the same request must get it again (L4).
         Err(e) if e.status.is_client_error() => {
             let stored = StoredReply {
                 status: e.status.as_u16(),
                 body: e.body(),
             };
-            if let Err(err) = state.db.complete_idempotency_key(store.id, key, &stored).await {
+            if let Err(err) = state
+                .db
+                .store_idempotent_refusal(store.id, key, request_hash, &stored)
+                .await
+            {
                 tracing::error!(error = %err, "could not store an idempotent refusal");
             }
             e.into_response()
         }
-        Err(e) => {
-            if let Err(err) = state.db.release_idempotency_key(store.id, key).await {
-                tracing::error!(error = %err, "could not release an idempotency key");
-            }
-            e.into_response()
+        // A server error leaves nothing behind (the claim rolled back with it): a retry runs afresh.
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The answer to a request whose key was claimed before.
+fn answer_claim(claim: Claim) -> Response {
+    match claim {
+        Claim::Replay(stored) => {
+            metrics::counter!("regulars_idempotent_replays_total").increment(1);
+            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+            respond(status, stored.body, true)
         }
+        Claim::InFlight => ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_in_flight",
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        )
+        .into_response(),
+        Claim::Mismatch => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+        )
+        .field("Idempotency-Key")
+        .into_response(),
+        Claim::Owned => unreachable!("an owned claim runs the request"),
     }
 }

@@ -23,7 +23,7 @@ pub use orders::{LineRecord, OrderFilter, OrderRecord, RefundRecord};
 pub use overview::{last_days, DailyFigures, Overview};
 pub use people::{
     LoginOutcome, Membership, Session, SessionLimits, UserRecord, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
-    MAX_FAILURES_PER_ADDRESS, MIN_PASSWORD_CHARS,
+    MAX_FAILURES_PER_ADDRESS, MIN_PASSWORD_CHARS, THROTTLE_WINDOW_MS,
 };
 pub use stores::{ApiKeyCreated, StoreRecord};
 

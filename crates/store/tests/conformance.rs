@@ -15,14 +15,10 @@ use regulars_testkit::fixtures::{line, paid_order};
 use regulars_testkit::{on_both_backends, Backend, TestDb};
 
 async fn shop(db: &Db, name: &str, currency: Currency) -> StoreRecord {
-    db.create_store(
-        name,
-        currency,
-        TimeZone::parse("Asia/Kolkata").unwrap(),
-        Locale::parse("te-IN").unwrap(),
-    )
-    .await
-    .unwrap()
+    let zone = TimeZone::parse("Asia/Kolkata").unwrap();
+    db.create_store(name, currency, zone, Locale::parse("te-IN").unwrap())
+        .await
+        .unwrap()
 }
 
 fn at(rfc3339: &str) -> Timestamp {

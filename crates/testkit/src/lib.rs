@@ -52,6 +52,28 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A store (tenant) in this database, from plain names: `store("Tsiran", "AMD",
+    /// "Asia/Yerevan", "hy")`.
+    pub async fn store(
+        &self,
+        name: &str,
+        currency: &str,
+        zone: &str,
+        locale: &str,
+    ) -> regulars_store::StoreRecord {
+        self.db
+            .create_store(
+                name,
+                regulars_domain::Currency::parse(currency).expect("an ISO 4217 code"),
+                regulars_domain::TimeZone::parse(zone).expect("an IANA zone"),
+                regulars_domain::Locale::parse(locale).expect("a locale tag"),
+            )
+            .await
+            .expect("the store is created")
+    }
+}
+
 async fn connect_admin(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
     sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {

@@ -1,6 +1,5 @@
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use regulars_domain::{Currency, Locale, TimeZone};
 use regulars_store::{Db, StoreRecord};
 use regulars_testkit::{Backend, TestDb};
 use serde_json::{json, Value};
@@ -21,15 +20,9 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         let database = TestDb::new(backend).await;
         let db = database.db.clone();
-        let store = db
-            .create_store(
-                "Chai Chaupal",
-                Currency::INR,
-                TimeZone::parse("Asia/Kolkata").unwrap(),
-                Locale::parse("hi-IN").unwrap(),
-            )
-            .await
-            .unwrap();
+        let store = database
+            .store("Chai Chaupal", "INR", "Asia/Kolkata", "hi-IN")
+            .await;
         let key = db.create_api_key(store.id, "test").await.unwrap().key;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -47,16 +40,7 @@ impl TestApp {
 
     /// Another tenant in the same database.
     pub async fn other_store(&self) -> (StoreRecord, String) {
-        let store = self
-            .db
-            .create_store(
-                "Tsiran",
-                Currency::AMD,
-                TimeZone::parse("Asia/Yerevan").unwrap(),
-                Locale::parse("hy").unwrap(),
-            )
-            .await
-            .unwrap();
+        let store = self._database.store("Tsiran", "AMD", "Asia/Yerevan", "hy").await;
         let key = self.db.create_api_key(store.id, "other").await.unwrap().key;
         (store, key)
     }

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use regulars_domain::{Currency, Email, Locale, OrderInput, Role, StoreId, TimeZone, Timestamp};
+use regulars_domain::{Email, OrderInput, Role, StoreId, Timestamp};
 use regulars_store::{Db, StoreRecord};
 use regulars_testkit::fixtures::paid_order;
 use regulars_testkit::{Backend, TestDb};
@@ -40,24 +40,8 @@ impl Site {
     pub async fn start() -> Site {
         let database = TestDb::new(Backend::Sqlite).await;
         let db = database.db.clone();
-        let store_a = db
-            .create_store(
-                "Annapurna",
-                Currency::INR,
-                TimeZone::parse("Asia/Kolkata").unwrap(),
-                Locale::parse("te-IN").unwrap(),
-            )
-            .await
-            .unwrap();
-        let store_b = db
-            .create_store(
-                "Tsiran",
-                Currency::AMD,
-                TimeZone::parse("Asia/Yerevan").unwrap(),
-                Locale::parse("hy").unwrap(),
-            )
-            .await
-            .unwrap();
+        let store_a = database.store("Annapurna", "INR", "Asia/Kolkata", "te-IN").await;
+        let store_b = database.store("Tsiran", "AMD", "Asia/Yerevan", "hy").await;
         let recent = Timestamp(Timestamp::now().0 - 2 * 86_400_000);
         let orders = [
             order(&store_a, "a-1", "lakshmi", 100_000_000, recent),

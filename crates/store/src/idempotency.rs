@@ -5,7 +5,7 @@
 //! its in-flight state and takeover of abandoned claims, serves callers outside a transaction.
 
 use regulars_domain::{StoreId, Timestamp};
-use sea_query::{Expr, OnConflict, Query};
+use sea_query::{Expr, InsertStatement, OnConflict, Query, SelectStatement};
 
 use crate::schema::IdempotencyKeys;
 use crate::{Db, StoreError, Tx};
@@ -46,6 +46,78 @@ fn key_filter(q: &mut sea_query::UpdateStatement, store: StoreId, key: &str) {
         .and_where(Expr::col(IdempotencyKeys::Key).eq(key));
 }
 
+/// Inserts the key unless it exists: `in_flight` without a reply, `done` with one.
+fn insert_key(
+    store: StoreId,
+    key: &str,
+    request_hash: &str,
+    reply: Option<&StoredReply>,
+    now: i64,
+) -> InsertStatement {
+    let (state, status, body, completed) = match reply {
+        Some(r) => ("done", Some(i64::from(r.status)), Some(r.body.clone()), Some(now)),
+        None => ("in_flight", None, None, None),
+    };
+    Query::insert()
+        .into_table(IdempotencyKeys::Table)
+        .columns([
+            IdempotencyKeys::StoreId,
+            IdempotencyKeys::Key,
+            IdempotencyKeys::RequestHash,
+            IdempotencyKeys::State,
+            IdempotencyKeys::ResponseStatus,
+            IdempotencyKeys::ResponseBody,
+            IdempotencyKeys::CreatedAt,
+            IdempotencyKeys::CompletedAt,
+        ])
+        .values_panic([
+            store.to_string().into(),
+            key.into(),
+            request_hash.into(),
+            state.into(),
+            status.into(),
+            body.into(),
+            now.into(),
+            completed.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned()
+}
+
+fn select_key(store: StoreId, key: &str) -> SelectStatement {
+    Query::select()
+        .columns([
+            IdempotencyKeys::RequestHash,
+            IdempotencyKeys::State,
+            IdempotencyKeys::ResponseStatus,
+            IdempotencyKeys::ResponseBody,
+            IdempotencyKeys::CreatedAt,
+        ])
+        .from(IdempotencyKeys::Table)
+        .and_where(Expr::col(IdempotencyKeys::StoreId).eq(store.to_string()))
+        .and_where(Expr::col(IdempotencyKeys::Key).eq(key))
+        .to_owned()
+}
+
+/// What an existing key answers: another request's key, or a finished reply; `None` for an
+/// unfinished claim.
+fn stored_answer(row: &KeyRow, request_hash: &str) -> Option<Claim> {
+    if row.request_hash != request_hash {
+        return Some(Claim::Mismatch);
+    }
+    match (row.state.as_str(), row.response_status, &row.response_body) {
+        ("done", Some(status), Some(body)) => Some(Claim::Replay(StoredReply {
+            status: status as u16,
+            body: body.clone(),
+        })),
+        _ => None,
+    }
+}
+
 impl Db {
     pub async fn claim_idempotency_key(
         &self,
@@ -54,72 +126,36 @@ impl Db {
         request_hash: &str,
     ) -> Result<Claim, StoreError> {
         let now = Timestamp::now().0;
-        let insert = Query::insert()
-            .into_table(IdempotencyKeys::Table)
-            .columns([
-                IdempotencyKeys::StoreId,
-                IdempotencyKeys::Key,
-                IdempotencyKeys::RequestHash,
-                IdempotencyKeys::State,
-                IdempotencyKeys::CreatedAt,
-            ])
-            .values_panic([
-                store.to_string().into(),
-                key.into(),
-                request_hash.into(),
-                "in_flight".into(),
-                now.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        if self.execute(&insert).await? == 1 {
+        if self
+            .execute(&insert_key(store, key, request_hash, None, now))
+            .await?
+            == 1
+        {
             return Ok(Claim::Owned);
         }
-        let select = Query::select()
-            .columns([
-                IdempotencyKeys::RequestHash,
-                IdempotencyKeys::State,
-                IdempotencyKeys::ResponseStatus,
-                IdempotencyKeys::ResponseBody,
-                IdempotencyKeys::CreatedAt,
-            ])
-            .from(IdempotencyKeys::Table)
-            .and_where(Expr::col(IdempotencyKeys::StoreId).eq(store.to_string()))
-            .and_where(Expr::col(IdempotencyKeys::Key).eq(key))
-            .to_owned();
-        let Some(row) = self.fetch_optional::<KeyRow>(&select).await? else {
+        let Some(row) = self.fetch_optional::<KeyRow>(&select_key(store, key)).await? else {
             // Released between our insert and select: the caller may simply retry.
             return Ok(Claim::InFlight);
         };
-        if row.request_hash != request_hash {
-            return Ok(Claim::Mismatch);
+        if let Some(answer) = stored_answer(&row, request_hash) {
+            return Ok(answer);
         }
-        match (row.state.as_str(), row.response_status, row.response_body) {
-            ("done", Some(status), Some(body)) => Ok(Claim::Replay(StoredReply {
-                status: status as u16,
-                body,
-            })),
-            _ if now - row.created_at > ABANDONED_AFTER_MS => {
-                let mut takeover = Query::update();
-                takeover
-                    .table(IdempotencyKeys::Table)
-                    .value(IdempotencyKeys::CreatedAt, now);
-                key_filter(&mut takeover, store, key);
-                takeover
-                    .and_where(Expr::col(IdempotencyKeys::State).eq("in_flight"))
-                    .and_where(Expr::col(IdempotencyKeys::CreatedAt).eq(row.created_at));
-                Ok(if self.execute(&takeover).await? == 1 {
-                    Claim::Owned
-                } else {
-                    Claim::InFlight
-                })
-            }
-            _ => Ok(Claim::InFlight),
+        if now - row.created_at <= ABANDONED_AFTER_MS {
+            return Ok(Claim::InFlight);
         }
+        let mut takeover = Query::update();
+        takeover
+            .table(IdempotencyKeys::Table)
+            .value(IdempotencyKeys::CreatedAt, now);
+        key_filter(&mut takeover, store, key);
+        takeover
+            .and_where(Expr::col(IdempotencyKeys::State).eq("in_flight"))
+            .and_where(Expr::col(IdempotencyKeys::CreatedAt).eq(row.created_at));
+        Ok(if self.execute(&takeover).await? == 1 {
+            Claim::Owned
+        } else {
+            Claim::InFlight
+        })
     }
 
     /// Gives the key back after a failure that should not be remembered (a server error), so a
@@ -144,35 +180,7 @@ impl Db {
         request_hash: &str,
         reply: &StoredReply,
     ) -> Result<(), StoreError> {
-        let now = Timestamp::now().0;
-        let q = Query::insert()
-            .into_table(IdempotencyKeys::Table)
-            .columns([
-                IdempotencyKeys::StoreId,
-                IdempotencyKeys::Key,
-                IdempotencyKeys::RequestHash,
-                IdempotencyKeys::State,
-                IdempotencyKeys::ResponseStatus,
-                IdempotencyKeys::ResponseBody,
-                IdempotencyKeys::CreatedAt,
-                IdempotencyKeys::CompletedAt,
-            ])
-            .values_panic([
-                store.to_string().into(),
-                key.into(),
-                request_hash.into(),
-                "done".into(),
-                i64::from(reply.status).into(),
-                reply.body.clone().into(),
-                now.into(),
-                now.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
+        let q = insert_key(store, key, request_hash, Some(reply), Timestamp::now().0);
         self.execute(&q).await?;
         Ok(())
     }
@@ -201,58 +209,15 @@ impl Tx {
         key: &str,
         request_hash: &str,
     ) -> Result<Claim, StoreError> {
-        let now = Timestamp::now().0;
-        let insert = Query::insert()
-            .into_table(IdempotencyKeys::Table)
-            .columns([
-                IdempotencyKeys::StoreId,
-                IdempotencyKeys::Key,
-                IdempotencyKeys::RequestHash,
-                IdempotencyKeys::State,
-                IdempotencyKeys::CreatedAt,
-            ])
-            .values_panic([
-                store.to_string().into(),
-                key.into(),
-                request_hash.into(),
-                "in_flight".into(),
-                now.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([IdempotencyKeys::StoreId, IdempotencyKeys::Key])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
+        let insert = insert_key(store, key, request_hash, None, Timestamp::now().0);
         if self.execute(&insert).await? == 1 {
             return Ok(Claim::Owned);
         }
-        let select = Query::select()
-            .columns([
-                IdempotencyKeys::RequestHash,
-                IdempotencyKeys::State,
-                IdempotencyKeys::ResponseStatus,
-                IdempotencyKeys::ResponseBody,
-                IdempotencyKeys::CreatedAt,
-            ])
-            .from(IdempotencyKeys::Table)
-            .and_where(Expr::col(IdempotencyKeys::StoreId).eq(store.to_string()))
-            .and_where(Expr::col(IdempotencyKeys::Key).eq(key))
-            .to_owned();
-        let Some(row) = self.fetch_optional::<KeyRow>(&select).await? else {
-            return Ok(Claim::InFlight);
-        };
-        if row.request_hash != request_hash {
-            return Ok(Claim::Mismatch);
-        }
         Ok(
-            match (row.state.as_str(), row.response_status, row.response_body) {
-                ("done", Some(status), Some(body)) => Claim::Replay(StoredReply {
-                    status: status as u16,
-                    body,
-                }),
-                // Left by a two-step claim that a crashed process never finished.
-                _ => Claim::InFlight,
+            match self.fetch_optional::<KeyRow>(&select_key(store, key)).await? {
+                Some(row) => stored_answer(&row, request_hash).unwrap_or(Claim::InFlight),
+                // Gone between insert and select, or left unfinished by a two-step claim.
+                None => Claim::InFlight,
             },
         )
     }

@@ -205,18 +205,25 @@ pub fn currency_symbol(currency: Currency) -> String {
     }
 }
 
+/// What goes before and after an amount of this currency for this reader: `("₹", "")`,
+/// `("", "\u{a0}֏")`.
+pub fn money_affixes(lang: Lang, currency: Currency) -> (String, String) {
+    let symbol = currency_symbol(currency);
+    if lang == Lang::Hy || currency == Currency::AMD {
+        (String::new(), format!("\u{a0}{symbol}"))
+    } else {
+        (symbol, String::new())
+    }
+}
+
 /// An amount in minor units with its currency, as the reader writes money: `₹12,34,567.00`,
 /// `$1,234.50`, `1 500,00 ֏`.
 pub fn format_money(lang: Lang, minor: i64, currency: Currency) -> String {
     let mut d = Decimal::from(minor);
     d.multiply_pow10(-(currency.exponent() as i16));
     let amount = format_decimal(number_locale(lang, Some(currency)), &d);
-    let symbol = currency_symbol(currency);
-    if lang == Lang::Hy || currency == Currency::AMD {
-        format!("{amount}\u{a0}{symbol}")
-    } else {
-        format!("{symbol}{amount}")
-    }
+    let (prefix, suffix) = money_affixes(lang, currency);
+    format!("{prefix}{amount}{suffix}")
 }
 
 fn chrono_locale(lang: Lang) -> chrono::Locale {

@@ -279,8 +279,7 @@ async fn overview(
         },
     ];
     let exponent = 10f64.powi(store.currency.exponent() as i32);
-    let symbol = regulars_i18n::currency_symbol(store.currency);
-    let suffix = lang == Lang::Hy || store.currency == regulars_domain::Currency::AMD;
+    let (money_prefix, money_suffix) = regulars_i18n::money_affixes(lang, store.currency);
     let series = serde_json::json!({
         "days": figures.daily.iter().map(|d| d.day.0 / 1000).collect::<Vec<_>>(),
         "orders": figures.daily.iter().map(|d| d.orders).collect::<Vec<_>>(),
@@ -288,8 +287,8 @@ async fn overview(
         "day_label": text(lang, "overview-day"),
         "orders_label": text(lang, "overview-orders"),
         "revenue_label": text(lang, "overview-revenue"),
-        "money_prefix": if suffix { String::new() } else { symbol.clone() },
-        "money_suffix": if suffix { format!("\u{a0}{symbol}") } else { String::new() },
+        "money_prefix": money_prefix,
+        "money_suffix": money_suffix,
     });
     render(&OverviewPage {
         chrome: Chrome::signed_in(lang, &staff.session, Some(store.id), ""),

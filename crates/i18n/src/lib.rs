@@ -67,15 +67,45 @@ impl Lang {
         ranked.first().map(|(_, l)| *l)
     }
 
-    fn source(self) -> &'static str {
+    /// The language's Fluent files, one per area of the product (`locales/<code>/<area>.ftl`).
+    fn sources(self) -> [(&'static str, &'static str); AREAS.len()] {
+        macro_rules! area_files {
+            ($code:literal) => {
+                [
+                    (
+                        "main",
+                        include_str!(concat!("../locales/", $code, "/main.ftl")),
+                    ),
+                    (
+                        "customers",
+                        include_str!(concat!("../locales/", $code, "/customers.ftl")),
+                    ),
+                    (
+                        "orders",
+                        include_str!(concat!("../locales/", $code, "/orders.ftl")),
+                    ),
+                    (
+                        "imports",
+                        include_str!(concat!("../locales/", $code, "/imports.ftl")),
+                    ),
+                    (
+                        "settings",
+                        include_str!(concat!("../locales/", $code, "/settings.ftl")),
+                    ),
+                ]
+            };
+        }
         match self {
-            Lang::En => include_str!("../locales/en.ftl"),
-            Lang::Hi => include_str!("../locales/hi.ftl"),
-            Lang::Te => include_str!("../locales/te.ftl"),
-            Lang::Hy => include_str!("../locales/hy.ftl"),
+            Lang::En => area_files!("en"),
+            Lang::Hi => area_files!("hi"),
+            Lang::Te => area_files!("te"),
+            Lang::Hy => area_files!("hy"),
         }
     }
 }
+
+/// The areas with a Fluent file of their own in every language.
+const AREAS: [&str; 5] = ["main", "customers", "orders", "imports", "settings"];
 
 struct Catalog {
     bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
@@ -87,15 +117,18 @@ fn catalog() -> &'static Catalog {
         bundles: Lang::ALL
             .into_iter()
             .map(|lang| {
-                let resource = FluentResource::try_new(lang.source().to_string())
-                    .unwrap_or_else(|(_, errors)| panic!("locales/{}.ftl: {errors:?}", lang.code()));
                 let id: unic_langid::LanguageIdentifier = lang.code().parse().expect("valid tag");
                 let mut bundle = FluentBundle::new_concurrent(vec![id]);
                 // Our pages are HTML and our scripts all run left to right: no isolation marks.
                 bundle.set_use_isolating(false);
-                bundle
-                    .add_resource(resource)
-                    .unwrap_or_else(|errors| panic!("locales/{}.ftl: {errors:?}", lang.code()));
+                for (area, source) in lang.sources() {
+                    let file = format!("locales/{}/{area}.ftl", lang.code());
+                    let resource = FluentResource::try_new(source.to_string())
+                        .unwrap_or_else(|(_, errors)| panic!("{file}: {errors:?}"));
+                    bundle
+                        .add_resource(resource)
+                        .unwrap_or_else(|errors| panic!("{file}: {errors:?}"));
+                }
                 (lang, bundle)
             })
             .collect(),
@@ -139,8 +172,9 @@ pub fn text_with(lang: Lang, id: &str, args: &[(&str, &str)]) -> String {
 
 /// The ids of every message in a language's file.
 pub fn message_ids(lang: Lang) -> Vec<String> {
-    lang.source()
-        .lines()
+    lang.sources()
+        .iter()
+        .flat_map(|(_, source)| source.lines())
         .filter_map(|l| l.split_once(" = ").map(|(id, _)| id.trim()))
         .filter(|id| !id.is_empty() && !id.starts_with('#') && !id.starts_with(' '))
         .map(str::to_string)
@@ -262,12 +296,12 @@ mod tests {
         for lang in [Lang::Hi, Lang::Te, Lang::Hy] {
             let ids = message_ids(lang);
             for id in &english {
-                assert!(ids.contains(id), "{}.ftl lacks {id}", lang.code());
+                assert!(ids.contains(id), "locales/{}/ lacks {id}", lang.code());
             }
             for id in &ids {
                 assert!(
                     english.contains(id),
-                    "{}.ftl has {id}, en.ftl does not",
+                    "locales/{}/ has {id}, locales/en/ does not",
                     lang.code()
                 );
             }

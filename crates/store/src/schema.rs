@@ -63,6 +63,9 @@ pub enum Customers {
     LastOrderAt,
     CreatedAt,
     UpdatedAt,
+    AccountManagerId,
+    NameKey,
+    SurnameKey,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -212,6 +215,29 @@ pub enum Imports {
     StartedAt,
     FinishedAt,
     Summary,
+    UserId,
+    Status,
+    RowsRead,
+    Error,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum CustomerTags {
+    Table,
+    StoreId,
+    Tag,
+    CustomerId,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum CustomerNotes {
+    Table,
+    Id,
+    StoreId,
+    CustomerId,
+    AuthorId,
+    Body,
+    CreatedAt,
 }
 
 #[derive(Iden, Clone, Copy)]

@@ -1,8 +1,12 @@
 //! The staff dashboard: server-rendered pages (askama) with htmx and uPlot served from this
 //! binary, signed in with server-side sessions.
 
+mod customers;
+mod imports;
+mod orders;
 mod pages;
 mod session;
+mod settings;
 mod statics;
 
 use axum::extract::{Path, Query, State};
@@ -17,7 +21,7 @@ use regulars_store::{last_days, LoginOutcome};
 use serde::Deserialize;
 
 use crate::AppState;
-use pages::{render, Card, Chrome, LoginPage, OverviewPage, Period, SettingsPage};
+use pages::{render, Card, Chrome, LoginPage, OverviewPage, Period};
 use session::{
     cookie, cross_site, reader_lang, same_token, set_cookie, ClientAddr, Staff, LANG_COOKIE,
     LOGIN_CSRF_COOKIE, SESSION_COOKIE,
@@ -41,7 +45,16 @@ pub fn routes() -> Router<AppState> {
         .route("/app", get(home))
         .route("/app/switch", get(switch_store))
         .route("/app/{store}", get(overview))
-        .route("/app/{store}/settings", get(settings))
+        .merge(customers::routes())
+        .merge(orders::routes())
+        .merge(imports::routes())
+        .merge(settings::routes())
+}
+
+/// The answer when the database fails under a page: logged, and 503 for the reader.
+fn unavailable(error: impl std::fmt::Display, doing: &str) -> Response {
+    tracing::error!(error = %error, "{doing}");
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
 fn random_token() -> String {
@@ -303,52 +316,5 @@ async fn overview(
             .collect(),
         cards,
         series_json: series.to_string().replace('<', "\\u003c"),
-    })
-}
-
-async fn settings(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(store): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (store, _) = match staff.store(&state, &store, Permission::ManageSettings).await {
-        Ok(found) => found,
-        Err(refused) => return refused,
-    };
-    let people = match state.db.store_people(store.id).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "listing people");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    };
-    let lang = staff.lang;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("regulars.example");
-    let scheme = if state.dashboard.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    render(&SettingsPage {
-        chrome: Chrome::signed_in(lang, &staff.session, Some(store.id), "/settings"),
-        store_name: store.name.clone(),
-        currency: store.currency.to_string(),
-        timezone: store.timezone.to_string(),
-        locale: store.locale.to_string(),
-        shopify_url: format!("{scheme}://{host}/webhooks/shopify/{}", store.id),
-        woocommerce_url: format!("{scheme}://{host}/webhooks/woocommerce/{}", store.id),
-        people: people
-            .into_iter()
-            .map(|(user, role)| {
-                (
-                    user.email.to_string(),
-                    text(lang, &format!("role-{}", role.as_str())),
-                )
-            })
-            .collect(),
     })
 }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
-use regulars_domain::StoreId;
+use regulars_domain::{Permission, StoreId};
 use regulars_i18n::{text, text_with, Lang};
 use regulars_store::Session;
 
@@ -50,8 +50,15 @@ pub struct Chrome {
     pub shell: Option<Shell>,
 }
 
-/// The dashboard's sections in navigation order: (path under the store, message id).
-const SECTIONS: [(&str, &str); 2] = [("", "nav-overview"), ("/settings", "nav-settings")];
+/// The dashboard's sections in navigation order: path under the store, message id, and what
+/// a person needs to see it in the navigation (the page checks again on the server).
+const SECTIONS: [(&str, &str, Permission); 5] = [
+    ("", "nav-overview", Permission::Read),
+    ("/customers", "nav-customers", Permission::Read),
+    ("/orders", "nav-orders", Permission::Read),
+    ("/import", "nav-import", Permission::Import),
+    ("/settings", "nav-settings", Permission::ManageSettings),
+];
 
 impl Chrome {
     pub fn public(lang: Lang) -> Chrome {
@@ -74,14 +81,18 @@ impl Chrome {
     pub fn signed_in(lang: Lang, session: &Session, store: Option<StoreId>, section: &str) -> Chrome {
         let mut chrome = Chrome::public(lang);
         let current = store.or_else(|| session.memberships.first().map(|m| m.store_id));
+        let role = current.and_then(|store| session.role_in(store));
         let nav = current
-            .map(|store| {
+            .zip(role)
+            .map(|(store, role)| {
                 SECTIONS
                     .iter()
-                    .map(|(path, label)| NavItem {
+                    .filter(|(_, _, needs)| role.can(*needs))
+                    .map(|(path, label, _)| NavItem {
                         href: format!("/app/{store}{path}"),
                         label: text(lang, label),
-                        current: *path == section,
+                        current: *path == section
+                            || (!path.is_empty() && section.starts_with(&format!("{path}/"))),
                     })
                     .collect()
             })

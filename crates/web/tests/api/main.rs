@@ -1,6 +1,7 @@
 //! The HTTP surface, end to end: a real server on 127.0.0.1:0 over a fresh database per test.
 
 mod helpers;
+mod staff;
 
 mod api_orders;
 mod dashboard;

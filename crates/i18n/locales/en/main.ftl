@@ -40,10 +40,3 @@ error-forbidden = You do not have access to this page.
 error-not-found = Nothing here.
 error-csrf = This form has expired. Reload the page and try again.
 
-settings-currency = Currency
-settings-timezone = Time zone
-settings-locale = Default language
-settings-webhooks = Shop webhooks
-settings-webhooks-help = Paste these addresses into your shop's admin, behind this server's public address.
-settings-people = People
-settings-role = Role

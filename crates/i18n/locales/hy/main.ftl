@@ -40,10 +40,3 @@ error-forbidden = Դուք այս էջի թույլտվություն չունե
 error-not-found = Այստեղ ոչինչ չկա։
 error-csrf = Այս ձևի ժամկետն անցել է։ Թարմացրեք էջը և կրկին փորձեք։
 
-settings-currency = Արժույթ
-settings-timezone = Ժամային գոտի
-settings-locale = Լռելյայն լեզու
-settings-webhooks = Խանութի webhook-ներ
-settings-webhooks-help = Տեղադրեք այս հասցեները ձեր խանութի ադմինում՝ այս սերվերի հանրային հասցեի հետ։
-settings-people = Մարդիկ
-settings-role = Դեր

@@ -40,10 +40,3 @@ error-forbidden = ఈ పేజీకి మీకు అనుమతి లే�
 error-not-found = ఇక్కడ ఏమీ లేదు.
 error-csrf = ఈ ఫారం గడువు ముగిసింది. పేజీని మళ్ళీ లోడ్ చేసి ప్రయత్నించండి.
 
-settings-currency = కరెన్సీ
-settings-timezone = సమయ మండలం
-settings-locale = డిఫాల్ట్ భాష
-settings-webhooks = షాప్ వెబ్‌హుక్‌లు
-settings-webhooks-help = ఈ చిరునామాలను ఈ సర్వర్ పబ్లిక్ చిరునామాతో కలిపి మీ షాప్ అడ్మిన్‌లో అతికించండి.
-settings-people = వ్యక్తులు
-settings-role = పాత్ర

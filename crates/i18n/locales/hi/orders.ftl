@@ -1,0 +1,1 @@
+# Orders: list and detail.

@@ -21,7 +21,7 @@ pub use customer::{split_tags, Birthday, ConsentChange, ConsentChannel, Customer
 pub use error::FieldError;
 pub use ids::{new_id, ApiKeyId, CustomerId, OrderId, Source, StoreId, UserId};
 pub use locale::{Locale, TimeZone};
-pub use money::{Currency, Money};
+pub use money::{format_minor, parse_minor, Currency, Money};
 pub use order::{FinancialStatus, LineItemInput, OrderInput, RefundInput, RefundLineInput};
 pub use time::Timestamp;
 

@@ -49,6 +49,16 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
     for (email, role, password) in &people {
         writeln!(out, "    {role:<8} {email}  password: {password}")?;
     }
+    // Straight into the dashboard as the owner: a link that works once, within the hour.
+    if let Some((email, _, _)) = people.first() {
+        if let Some(owner) = db.user_by_email(&regulars_domain::Email::parse(email)?).await? {
+            let token = db
+                .create_login_link(owner.id, std::time::Duration::from_secs(3600))
+                .await?;
+            writeln!(out, "  Open the dashboard signed in (works once, for an hour):")?;
+            writeln!(out, "    {base}/login/link/{token}")?;
+        }
+    }
     for store in &stores {
         let key = db.create_api_key(store.id, "demo").await?;
         writeln!(out)?;

@@ -2,7 +2,6 @@
 
 mod config;
 mod demo;
-mod import;
 mod user;
 
 use std::net::SocketAddr;
@@ -12,9 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regulars_domain::{Currency, Locale, Source, StoreId, TimeZone};
-use regulars_ingest::csv::{
-    ColumnRef, Delimiter, ShopifyCustomersReader, ShopifyOrdersReader, TransactionOptions, TransactionsReader,
-};
+use regulars_import::{Kind, Plan, TransactionSettings};
 use regulars_store::Db;
 
 use crate::config::Config;
@@ -318,6 +315,16 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, "serving");
+    // Imports run inside the server that started them: any still `running` belonged to a
+    // process that has stopped.
+    match db.interrupt_running_imports().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            imports = n,
+            "imports left running by a stopped server marked interrupted"
+        ),
+        Err(e) => tracing::warn!(error = %e, "marking interrupted imports"),
+    }
     let background = tokio::spawn(housekeeping(
         db.clone(),
         Duration::from_secs(config.server.idempotency_ttl_secs),
@@ -422,72 +429,34 @@ async fn store_command(db: &Db, cmd: StoreCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn column(flag: &str, value: &Option<String>) -> anyhow::Result<ColumnRef> {
-    value
-        .as_deref()
-        .map(ColumnRef::parse)
-        .ok_or_else(|| anyhow::anyhow!("transactions need {flag} (a header name or a 0-based column number)"))
+impl ImportArgs {
+    fn kind(&self) -> Kind {
+        match self.kind {
+            ImportKind::ShopifyCustomers => Kind::ShopifyCustomers,
+            ImportKind::ShopifyOrders => Kind::ShopifyOrders,
+            ImportKind::Transactions => Kind::Transactions,
+        }
+    }
+
+    fn transaction_settings(&self) -> TransactionSettings {
+        TransactionSettings {
+            customer_col: self.customer_col.clone(),
+            date_col: self.date_col.clone(),
+            amount_col: self.amount_col.clone(),
+            order_col: self.order_col.clone(),
+            currency: self.currency.clone(),
+            date_format: self.date_format.clone(),
+            delimiter: Some(self.delimiter.clone()),
+            no_header: self.no_header,
+        }
+    }
 }
 
-async fn import_command(db: &Db, args: &ImportArgs) -> anyhow::Result<import::Summary> {
+async fn import_command(db: &Db, args: &ImportArgs) -> anyhow::Result<regulars_import::Summary> {
     let store = db.store(parse_store(&args.store)?).await.context("--store")?;
     let file = args.file.as_path();
-    let reader = import::open(file)?;
-    match args.kind {
-        ImportKind::ShopifyCustomers => {
-            import::customers(
-                db,
-                &store,
-                file,
-                ShopifyCustomersReader::new(reader, store.currency),
-            )
-            .await
-        }
-        ImportKind::ShopifyOrders => {
-            let rows = ShopifyOrdersReader::new(reader, store.timezone.0);
-            import::orders(db, &store, file, "shopify_orders", rows).await
-        }
-        ImportKind::Transactions => {
-            let options = transaction_options(args, &store)?;
-            let rows = TransactionsReader::new(reader, options).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let currency = transaction_currency(args, &store)?;
-            let orders = rows.map(move |r| {
-                r.map(|p| regulars_ingest::csv::Parsed {
-                    line: p.line,
-                    value: p.value.into_order(currency),
-                })
-            });
-            import::orders(db, &store, file, "transactions", orders).await
-        }
-    }
-}
-
-fn transaction_currency(args: &ImportArgs, store: &regulars_store::StoreRecord) -> anyhow::Result<Currency> {
-    match &args.currency {
-        Some(c) => Currency::parse(c).map_err(|e| anyhow::anyhow!("--currency: {}", e.message)),
-        None => Ok(store.currency),
-    }
-}
-
-fn transaction_options(
-    args: &ImportArgs,
-    store: &regulars_store::StoreRecord,
-) -> anyhow::Result<TransactionOptions> {
-    let delimiter = match args.delimiter.as_str() {
-        "whitespace" | "space" | "\\s" => Delimiter::Whitespace,
-        "\\t" | "tab" => Delimiter::Byte(b'\t'),
-        d if d.len() == 1 => Delimiter::Byte(d.as_bytes()[0]),
-        d => bail!("--delimiter {d:?}: give one character, `tab` or `whitespace`"),
-    };
-    Ok(TransactionOptions {
-        customer_col: column("--customer-col", &args.customer_col)?,
-        date_col: column("--date-col", &args.date_col)?,
-        amount_col: column("--amount-col", &args.amount_col)?,
-        order_col: args.order_col.as_deref().map(ColumnRef::parse),
-        currency: transaction_currency(args, store)?,
-        date_format: args.date_format.clone(),
-        delimiter,
-        has_header: !args.no_header,
-        zone: store.timezone.0,
-    })
+    let reader = regulars_import::open(file)?;
+    let plan = Plan::new(args.kind(), &args.transaction_settings(), &store)?;
+    let name = file.display().to_string();
+    Ok(regulars_import::run(db, &store, &plan, &name, reader, &mut ()).await?)
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::events::{insert_events, NewEvent};
-use crate::schema::{ConsentEvents, CustomerIdentities, Customers, Orders};
+use crate::schema::{ConsentEvents, CustomerIdentities, CustomerTags, Customers, Orders};
 use crate::{json_text, parse_json, Db, Outcome, StoreError, Tx, CHUNK};
 
 /// A customer as stored, with every source id they are known by.
@@ -289,6 +289,78 @@ struct Working {
     row: CustomerRow,
     is_new: bool,
     dirty: bool,
+    /// The tags as stored before this batch, to rewrite `customer_tags` only when they change.
+    stored_tags: String,
+}
+
+/// A name folded for prefix search: full Unicode lowercase (SQL's lower() folds ASCII only)
+/// with runs of spaces made one. `None` when there is no name to search.
+pub(crate) fn search_key(parts: &[Option<&str>]) -> Option<String> {
+    let joined = parts
+        .iter()
+        .flatten()
+        .flat_map(|p| p.split_whitespace())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    (!joined.is_empty()).then_some(joined)
+}
+
+impl CustomerRow {
+    /// The columns derived from the row for search: the whole name, and the surname alone.
+    fn search_values(&self) -> [SimpleExpr; 2] {
+        [
+            search_key(&[self.first_name.as_deref(), self.last_name.as_deref()]).into(),
+            search_key(&[self.last_name.as_deref()]).into(),
+        ]
+    }
+
+    fn tag_list(&self) -> Result<Vec<String>, StoreError> {
+        let mut tags: Vec<String> = parse_json(&self.tags, "tags")?;
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+}
+
+/// Rewrites the tag index rows of these customers from their tags.
+pub(crate) async fn write_tag_rows(
+    tx: &mut Tx,
+    store: StoreId,
+    customers: &[(&str, Vec<String>)],
+    replace: bool,
+) -> Result<(), StoreError> {
+    let store_key = store.to_string();
+    if replace {
+        for chunk in customers.chunks(CHUNK) {
+            let q = Query::delete()
+                .from_table(CustomerTags::Table)
+                .and_where(Expr::col(CustomerTags::StoreId).eq(store_key.as_str()))
+                .and_where(Expr::col(CustomerTags::CustomerId).is_in(chunk.iter().map(|(id, _)| *id)))
+                .to_owned();
+            tx.execute(&q).await?;
+        }
+    }
+    let rows: Vec<[SimpleExpr; 3]> = customers
+        .iter()
+        .flat_map(|(id, tags)| {
+            tags.iter()
+                .map(|t| [store_key.clone().into(), t.clone().into(), (*id).into()])
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = Query::insert();
+        q.into_table(CustomerTags::Table).columns([
+            CustomerTags::StoreId,
+            CustomerTags::Tag,
+            CustomerTags::CustomerId,
+        ]);
+        for row in chunk {
+            q.values_panic(row.clone());
+        }
+        tx.execute(&q).await?;
+    }
+    Ok(())
 }
 
 /// The SHA-256 of the notice text a customer agreed to, kept with the consent event (RELIABILITY
@@ -397,6 +469,7 @@ pub(crate) async fn upsert_customers(
         for row in rows {
             index_of.insert(row.id.clone(), working.len());
             working.push(Working {
+                stored_tags: row.tags.clone(),
                 row,
                 is_new: false,
                 dirty: false,
@@ -436,6 +509,7 @@ pub(crate) async fn upsert_customers(
                 let row = CustomerRow::new(created_at);
                 index_of.insert(row.id.clone(), working.len());
                 working.push(Working {
+                    stored_tags: row.tags.clone(),
                     row,
                     is_new: true,
                     dirty: false,
@@ -522,25 +596,45 @@ pub(crate) async fn upsert_customers(
     let new_rows: Vec<&CustomerRow> = working.iter().filter(|w| w.is_new).map(|w| &w.row).collect();
     for chunk in new_rows.chunks(CHUNK) {
         let mut q = Query::insert();
-        q.into_table(Customers::Table)
-            .columns(std::iter::once(Customers::StoreId).chain(ROW_COLUMNS));
+        q.into_table(Customers::Table).columns(
+            std::iter::once(Customers::StoreId)
+                .chain(ROW_COLUMNS)
+                .chain([Customers::NameKey, Customers::SurnameKey]),
+        );
         for row in chunk {
             let mut values = vec![SimpleExpr::from(store_key.clone())];
             values.extend(row.values());
+            values.extend(row.search_values());
             q.values_panic(values);
         }
         tx.execute(&q).await?;
     }
+    let mut new_tags = Vec::new();
+    for row in &new_rows {
+        let tags = row.tag_list()?;
+        if !tags.is_empty() {
+            new_tags.push((row.id.as_str(), tags));
+        }
+    }
+    write_tag_rows(tx, store, &new_tags, false).await?;
+    let mut changed_tags = Vec::new();
     for w in working.iter().filter(|w| w.dirty) {
         let mut q = Query::update();
         q.table(Customers::Table);
         for (col, value) in ROW_COLUMNS.iter().zip(w.row.values()).skip(1) {
             q.value(*col, value);
         }
+        let [name_key, surname_key] = w.row.search_values();
+        q.value(Customers::NameKey, name_key)
+            .value(Customers::SurnameKey, surname_key);
         q.and_where(Expr::col(Customers::Id).eq(w.row.id.as_str()));
         q.and_where(Expr::col(Customers::StoreId).eq(store_key.as_str()));
         tx.execute(&q).await?;
+        if w.row.tags != w.stored_tags {
+            changed_tags.push((w.row.id.as_str(), w.row.tag_list()?));
+        }
     }
+    write_tag_rows(tx, store, &changed_tags, true).await?;
     for chunk in identities_new.chunks(CHUNK) {
         let mut q = Query::insert();
         q.into_table(CustomerIdentities::Table).columns([

@@ -6,26 +6,37 @@
 
 mod customers;
 mod db;
+mod directory;
 mod events;
 mod idempotency;
+mod imports;
+mod login_links;
 mod orders;
 mod overview;
 mod people;
+mod profile;
 mod schema;
 mod stores;
 mod webhooks;
 
 pub use customers::{CustomerFilter, CustomerRecord, Identity};
 pub use db::{Backend, Db, Row, Tx};
+pub use directory::{
+    display_name, CustomerListing, CustomerPage, CustomerQuery, CustomerSort, OrderListing, OrderPage,
+    OrderQuery,
+};
 pub use events::{EventRecord, TimelineQuery};
 pub use idempotency::{Claim, StoredReply};
+pub use imports::{ImportId, ImportRecord, ImportStatus};
 pub use orders::{LineRecord, OrderFilter, OrderRecord, RefundRecord};
 pub use overview::{last_days, DailyFigures, Overview};
+pub use people::PersonAdded;
 pub use people::{
     LoginOutcome, Membership, Session, SessionLimits, UserRecord, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
     MAX_FAILURES_PER_ADDRESS, MIN_PASSWORD_CHARS, THROTTLE_WINDOW_MS,
 };
-pub use stores::{ApiKeyCreated, StoreRecord};
+pub use profile::{clean_tags, NoteRecord, MAX_NOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS};
+pub use stores::{ApiKeyCreated, ApiKeyRecord, StoreRecord, WebhookSecretHint};
 
 use regulars_domain::FieldError;
 use serde::Serialize;

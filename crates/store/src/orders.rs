@@ -805,6 +805,37 @@ impl Db {
         }
         q.order_by(Orders::Id, Order::Asc).limit(f.limit.clamp(1, 1000));
         let rows: Vec<OrderRow> = self.fetch_all(&q).await?;
+        self.hydrate_orders(store, rows).await
+    }
+
+    /// These orders (by id, any order), with their lines and refunds, in the given order.
+    pub(crate) async fn orders_by_ids(
+        &self,
+        store: StoreId,
+        ids: &[String],
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut rows: Vec<OrderRow> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let q = Query::select()
+                .columns(ORDER_COLUMNS)
+                .from(Orders::Table)
+                .and_where(Expr::col(Orders::StoreId).eq(store.to_string()))
+                .and_where(Expr::col(Orders::Id).is_in(chunk.iter().map(String::as_str)))
+                .to_owned();
+            rows.extend(self.fetch_all::<OrderRow>(&q).await?);
+        }
+        let position: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        rows.sort_by_key(|r| position.get(r.id.as_str()).copied());
+        self.hydrate_orders(store, rows).await
+    }
+
+    /// Adds lines and refunds to stored order rows.
+    async fn hydrate_orders(
+        &self,
+        store: StoreId,
+        rows: Vec<OrderRow>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let store_key = store.to_string();
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let mut lines: HashMap<String, Vec<LineRecord>> = HashMap::new();
         let mut refunds: HashMap<String, Vec<RefundRecord>> = HashMap::new();

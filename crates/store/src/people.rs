@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::schema::{LoginFailures, Memberships, Sessions, Stores, Users};
-use crate::{Db, StoreError};
+use crate::{Db, StoreError, Tx};
 
 /// OWASP's argon2id floor: 19 MiB, two passes, one lane.
 fn hasher() -> Argon2<'static> {
@@ -83,7 +83,7 @@ pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let bytes: [u8; 32] = rand::thread_rng().gen();
     hex::encode(bytes)
 }
@@ -347,6 +347,33 @@ impl Db {
         self.end_sessions_of(user).await
     }
 
+    /// A person changes their own password, proving the current one. Every session opened with
+    /// the old password ends; the answer carries a new session for the person changing it, or
+    /// `None` when the current password was wrong (nothing changes then).
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        current: &str,
+        new: &str,
+    ) -> Result<Option<LoginOutcome>, StoreError> {
+        check_password(new)?;
+        let q = Query::select()
+            .column(Users::PasswordHash)
+            .from(Users::Table)
+            .and_where(Expr::col(Users::Id).eq(user.to_string()))
+            .to_owned();
+        let (stored,): (String,) = self
+            .fetch_optional(&q)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        if current.len() > 1024 || !verify_password(current.to_string(), stored).await {
+            return Ok(None);
+        }
+        self.set_password(user, new).await?;
+        let record = self.user(user).await?;
+        self.start_session(record, Timestamp::now().0).await.map(Some)
+    }
+
     /// Disables (or re-enables) a person; disabling ends all their sessions at once (S3).
     pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<(), StoreError> {
         let q = Query::update()
@@ -416,6 +443,11 @@ impl Db {
         self.execute(&forgive).await?;
 
         let user = row.record()?;
+        self.start_session(user, now).await
+    }
+
+    /// A new server-side session for someone already proven to be `user`.
+    pub(crate) async fn start_session(&self, user: UserRecord, now: i64) -> Result<LoginOutcome, StoreError> {
         let token = random_token();
         let csrf_token = random_token();
         let q = Query::insert()
@@ -565,4 +597,207 @@ fn user_select() -> sea_query::SelectStatement {
         .column((Users::Table, Users::Disabled))
         .from(Users::Table)
         .to_owned()
+}
+
+/// A person given a place in a store from the dashboard. `password` is set when a new login was
+/// created for them: generated, shown once, stored only as its argon2id hash.
+#[derive(Debug, Clone)]
+pub struct PersonAdded {
+    pub user: UserRecord,
+    pub password: Option<String>,
+}
+
+/// Characters of a generated password: letters and digits, about 119 bits.
+const GENERATED_PASSWORD_CHARS: usize = 20;
+
+fn not_grantable(field: &str) -> StoreError {
+    FieldError::new(
+        field,
+        "role_not_grantable",
+        "nobody may give or take a role above their own",
+    )
+    .into()
+}
+
+fn last_owner(field: &str) -> StoreError {
+    FieldError::new(field, "last_owner", "a store keeps at least one owner").into()
+}
+
+impl Db {
+    /// Gives `email` the role `role` in a store on behalf of someone whose role is `by`: an
+    /// existing login is added to the store, otherwise a login with a generated password is
+    /// created. Refused when `by` may not grant `role`, or when the person works there already.
+    pub async fn add_person(
+        &self,
+        store: StoreId,
+        by: Role,
+        email: &Email,
+        role: Role,
+    ) -> Result<PersonAdded, StoreError> {
+        if !by.may_grant(role) {
+            return Err(not_grantable("role"));
+        }
+        self.store(store).await?;
+        // argon2id takes tens of milliseconds: hash before the transaction, and only for a
+        // person who has no login yet.
+        let new_login = match self.user_row_by_email(email).await? {
+            Some(_) => None,
+            None => {
+                let password = rand::distributions::DistString::sample_string(
+                    &rand::distributions::Alphanumeric,
+                    &mut rand::thread_rng(),
+                    GENERATED_PASSWORD_CHARS,
+                );
+                let hash = hash_password(password.clone()).await?;
+                Some((password, hash))
+            }
+        };
+        let mut tx = self.begin().await?;
+        tx.lock_store(store).await?;
+        let by_email = user_select()
+            .and_where(Expr::col(Users::Email).eq(email.as_str()))
+            .to_owned();
+        let (user, password) = match (tx.fetch_optional::<UserRow>(&by_email).await?, new_login) {
+            (Some(row), _) => (row.record()?, None),
+            (None, Some((password, hash))) => {
+                let now = Timestamp::now().0;
+                let id = UserId(new_id());
+                let insert = Query::insert()
+                    .into_table(Users::Table)
+                    .columns([
+                        Users::Id,
+                        Users::Email,
+                        Users::PasswordHash,
+                        Users::Disabled,
+                        Users::CreatedAt,
+                        Users::UpdatedAt,
+                    ])
+                    .values_panic([
+                        id.to_string().into(),
+                        email.as_str().into(),
+                        hash.into(),
+                        false.into(),
+                        now.into(),
+                        now.into(),
+                    ])
+                    .to_owned();
+                tx.execute(&insert).await?;
+                let user = UserRecord {
+                    id,
+                    email: email.clone(),
+                    display_name: None,
+                    locale: None,
+                    disabled: false,
+                };
+                (user, Some(password))
+            }
+            // Logins are never deleted; a row seen a moment ago is still there.
+            (None, None) => return Err(StoreError::NotFound("user")),
+        };
+        if member_role(&mut tx, store, user.id).await?.is_some() {
+            return Err(FieldError::new(
+                "email",
+                "already_member",
+                "this person works in the store already",
+            )
+            .into());
+        }
+        let insert = Query::insert()
+            .into_table(Memberships::Table)
+            .columns([
+                Memberships::StoreId,
+                Memberships::UserId,
+                Memberships::Role,
+                Memberships::CreatedAt,
+            ])
+            .values_panic([
+                store.to_string().into(),
+                user.id.to_string().into(),
+                role.as_str().into(),
+                Timestamp::now().0.into(),
+            ])
+            .to_owned();
+        tx.execute(&insert).await?;
+        tx.commit().await?;
+        Ok(PersonAdded { user, password })
+    }
+
+    /// Changes a person's role in a store on behalf of someone whose role is `by`, who must be
+    /// allowed to grant both the person's present role and the new one. The last owner keeps
+    /// the role.
+    pub async fn change_role(
+        &self,
+        store: StoreId,
+        by: Role,
+        user: UserId,
+        role: Role,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.lock_store(store).await?;
+        let current = member_role(&mut tx, store, user)
+            .await?
+            .ok_or(StoreError::NotFound("person"))?;
+        if !by.may_grant(current) || !by.may_grant(role) {
+            return Err(not_grantable("role"));
+        }
+        if current == Role::Owner && role != Role::Owner && owners(&mut tx, store).await? <= 1 {
+            return Err(last_owner("role"));
+        }
+        let q = Query::update()
+            .table(Memberships::Table)
+            .value(Memberships::Role, role.as_str())
+            .and_where(Expr::col(Memberships::StoreId).eq(store.to_string()))
+            .and_where(Expr::col(Memberships::UserId).eq(user.to_string()))
+            .to_owned();
+        tx.execute(&q).await?;
+        tx.commit().await
+    }
+
+    /// Takes a person out of a store on behalf of someone whose role is `by` (who must be
+    /// allowed to grant the person's role). Their login stays, with their other stores; pages
+    /// of this store are closed to them from their next request. Never the last owner.
+    pub async fn remove_person(&self, store: StoreId, by: Role, user: UserId) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.lock_store(store).await?;
+        let current = member_role(&mut tx, store, user)
+            .await?
+            .ok_or(StoreError::NotFound("person"))?;
+        if !by.may_grant(current) {
+            return Err(not_grantable("person"));
+        }
+        if current == Role::Owner && owners(&mut tx, store).await? <= 1 {
+            return Err(last_owner("person"));
+        }
+        let q = Query::delete()
+            .from_table(Memberships::Table)
+            .and_where(Expr::col(Memberships::StoreId).eq(store.to_string()))
+            .and_where(Expr::col(Memberships::UserId).eq(user.to_string()))
+            .to_owned();
+        tx.execute(&q).await?;
+        tx.commit().await
+    }
+}
+
+async fn member_role(tx: &mut Tx, store: StoreId, user: UserId) -> Result<Option<Role>, StoreError> {
+    let q = Query::select()
+        .column(Memberships::Role)
+        .from(Memberships::Table)
+        .and_where(Expr::col(Memberships::StoreId).eq(store.to_string()))
+        .and_where(Expr::col(Memberships::UserId).eq(user.to_string()))
+        .to_owned();
+    tx.fetch_optional::<(String,)>(&q)
+        .await?
+        .map(|(role,)| Role::parse(&role).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+async fn owners(tx: &mut Tx, store: StoreId) -> Result<i64, StoreError> {
+    let q = Query::select()
+        .expr(Expr::col(Memberships::UserId).count())
+        .from(Memberships::Table)
+        .and_where(Expr::col(Memberships::StoreId).eq(store.to_string()))
+        .and_where(Expr::col(Memberships::Role).eq(Role::Owner.as_str()))
+        .to_owned();
+    let (count,): (i64,) = tx.fetch_optional(&q).await?.unwrap_or((0,));
+    Ok(count)
 }

@@ -280,3 +280,13 @@ pub enum LoginFailures {
     Address,
     At,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub enum LoginLinks {
+    Table,
+    TokenHash,
+    UserId,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+}

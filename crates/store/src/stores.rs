@@ -7,7 +7,7 @@ use sea_query::{Expr, Order, Query};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::schema::{ApiKeys, Stores, WebhookSecrets};
+use crate::schema::{ApiKeys, Orders, Stores, WebhookSecrets};
 use crate::{Db, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
@@ -268,5 +268,166 @@ impl Db {
             .to_owned();
         let rows: Vec<(String,)> = self.fetch_all(&q).await?;
         Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+}
+
+/// An API key as the settings page lists it: its name and first characters, never the key.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A webhook secret as the settings page shows it: its last characters, never the whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookSecretHint {
+    pub id: String,
+    pub source: Source,
+    /// The secret's last four characters.
+    pub hint: String,
+    pub created_at: Timestamp,
+}
+
+impl Db {
+    /// Changes a store's currency, time zone and default language. Money is kept in minor units
+    /// of the store's currency and the figures count that currency only, so the currency may
+    /// change only while the store has no orders; the check and the change share one
+    /// transaction, serialised with order writes.
+    pub async fn update_store_settings(
+        &self,
+        store: StoreId,
+        currency: Currency,
+        timezone: TimeZone,
+        locale: Locale,
+    ) -> Result<StoreRecord, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.lock_store(store).await?;
+        let q = Query::select()
+            .columns(STORE_COLUMNS)
+            .from(Stores::Table)
+            .and_where(Expr::col(Stores::Id).eq(store.to_string()))
+            .to_owned();
+        let current: StoreRecord = tx
+            .fetch_optional::<StoreRow>(&q)
+            .await?
+            .ok_or(StoreError::NotFound("store"))?
+            .try_into()?;
+        if currency != current.currency {
+            let any_order = Query::select()
+                .column(Orders::Id)
+                .from(Orders::Table)
+                .and_where(Expr::col(Orders::StoreId).eq(store.to_string()))
+                .limit(1)
+                .to_owned();
+            if tx.fetch_optional::<(String,)>(&any_order).await?.is_some() {
+                return Err(FieldError::new(
+                    "currency",
+                    "currency_locked",
+                    "the currency can change only while the store has no orders",
+                )
+                .into());
+            }
+        }
+        let update = Query::update()
+            .table(Stores::Table)
+            .value(Stores::Currency, currency.code())
+            .value(Stores::Timezone, timezone.name())
+            .value(Stores::Locale, locale.as_str())
+            .and_where(Expr::col(Stores::Id).eq(store.to_string()))
+            .to_owned();
+        tx.execute(&update).await?;
+        tx.commit().await?;
+        Ok(StoreRecord {
+            currency,
+            timezone,
+            locale,
+            ..current
+        })
+    }
+
+    /// Whether the store has any order (its currency is fixed from the first one on).
+    pub async fn has_orders(&self, store: StoreId) -> Result<bool, StoreError> {
+        let q = Query::select()
+            .column(Orders::Id)
+            .from(Orders::Table)
+            .and_where(Expr::col(Orders::StoreId).eq(store.to_string()))
+            .limit(1)
+            .to_owned();
+        Ok(self.fetch_optional::<(String,)>(&q).await?.is_some())
+    }
+
+    /// The store's API keys, newest first, revoked ones included.
+    pub async fn api_keys(&self, store: StoreId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let q = Query::select()
+            .columns([
+                ApiKeys::Id,
+                ApiKeys::Name,
+                ApiKeys::Prefix,
+                ApiKeys::CreatedAt,
+                ApiKeys::RevokedAt,
+            ])
+            .from(ApiKeys::Table)
+            .and_where(Expr::col(ApiKeys::StoreId).eq(store.to_string()))
+            .order_by(ApiKeys::CreatedAt, Order::Desc)
+            .order_by(ApiKeys::Id, Order::Desc)
+            .to_owned();
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = self.fetch_all(&q).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, prefix, created_at, revoked_at)| ApiKeyRecord {
+                id,
+                name,
+                prefix,
+                created_at: Timestamp(created_at),
+                revoked_at: revoked_at.map(Timestamp),
+            })
+            .collect())
+    }
+
+    /// The store's webhook secrets for one source, newest first, each shown only by its last
+    /// four characters.
+    pub async fn webhook_secret_hints(
+        &self,
+        store: StoreId,
+        source: Source,
+    ) -> Result<Vec<WebhookSecretHint>, StoreError> {
+        let q = Query::select()
+            .columns([
+                WebhookSecrets::Id,
+                WebhookSecrets::Secret,
+                WebhookSecrets::CreatedAt,
+            ])
+            .from(WebhookSecrets::Table)
+            .and_where(Expr::col(WebhookSecrets::StoreId).eq(store.to_string()))
+            .and_where(Expr::col(WebhookSecrets::Source).eq(source.as_str()))
+            .order_by(WebhookSecrets::CreatedAt, Order::Desc)
+            .order_by(WebhookSecrets::Id, Order::Desc)
+            .to_owned();
+        let rows: Vec<(String, String, i64)> = self.fetch_all(&q).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, secret, created_at)| {
+                let chars: Vec<char> = secret.chars().collect();
+                WebhookSecretHint {
+                    id,
+                    source,
+                    hint: chars[chars.len().saturating_sub(4)..].iter().collect(),
+                    created_at: Timestamp(created_at),
+                }
+            })
+            .collect())
+    }
+
+    /// Removes one webhook secret by its id; false when the store has no such secret.
+    pub async fn remove_webhook_secret_by_id(&self, store: StoreId, id: &str) -> Result<bool, StoreError> {
+        let q = Query::delete()
+            .from_table(WebhookSecrets::Table)
+            .and_where(Expr::col(WebhookSecrets::StoreId).eq(store.to_string()))
+            .and_where(Expr::col(WebhookSecrets::Id).eq(id))
+            .to_owned();
+        Ok(self.execute(&q).await? > 0)
     }
 }

@@ -40,3 +40,13 @@ error-forbidden = You do not have access to this page.
 error-not-found = Nothing here.
 error-csrf = This form has expired. Reload the page and try again.
 
+login-link-spent = This sign-in link has expired or was already used. Sign in with your password.
+account-title = Your account
+account-current = Current password
+account-new = New password
+account-repeat = New password again
+account-submit = Change password
+account-changed = Your password has changed. Other devices have been signed out.
+account-mismatch = The two new passwords differ.
+account-wrong-current = The current password is not right.
+account-too-short = A password needs at least { $chars } characters.

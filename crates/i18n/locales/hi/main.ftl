@@ -40,3 +40,13 @@ error-forbidden = आपको इस पेज की अनुमति नह
 error-not-found = यहाँ कुछ नहीं है।
 error-csrf = यह फ़ॉर्म पुराना हो गया है। पेज फिर से लोड करके कोशिश करें।
 
+login-link-spent = यह साइन-इन लिंक समाप्त हो चुका है या पहले ही इस्तेमाल हो चुका है। अपने पासवर्ड से साइन इन करें।
+account-title = आपका खाता
+account-current = मौजूदा पासवर्ड
+account-new = नया पासवर्ड
+account-repeat = नया पासवर्ड दोबारा
+account-submit = पासवर्ड बदलें
+account-changed = आपका पासवर्ड बदल गया है। दूसरे उपकरणों से साइन आउट कर दिया गया है।
+account-mismatch = दोनों नए पासवर्ड अलग हैं।
+account-wrong-current = मौजूदा पासवर्ड सही नहीं है।
+account-too-short = पासवर्ड में कम से कम { $chars } अक्षर होने चाहिए।

@@ -40,3 +40,13 @@ error-forbidden = Դուք այս էջի թույլտվություն չունե
 error-not-found = Այստեղ ոչինչ չկա։
 error-csrf = Այս ձևի ժամկետն անցել է։ Թարմացրեք էջը և կրկին փորձեք։
 
+login-link-spent = Մուտքի այս հղումը ժամկետանց է կամ արդեն օգտագործվել է։ Մուտք գործեք գաղտնաբառով։
+account-title = Ձեր հաշիվը
+account-current = Ընթացիկ գաղտնաբառ
+account-new = Նոր գաղտնաբառ
+account-repeat = Նոր գաղտնաբառը կրկին
+account-submit = Փոխել գաղտնաբառը
+account-changed = Ձեր գաղտնաբառը փոխվեց։ Մյուս սարքերից դուրս եք եկել։
+account-mismatch = Երկու նոր գաղտնաբառերը տարբեր են։
+account-wrong-current = Ընթացիկ գաղտնաբառը ճիշտ չէ։
+account-too-short = Գաղտնաբառը պետք է ունենա առնվազն { $chars } նիշ։

@@ -1,6 +1,7 @@
 //! The staff dashboard: server-rendered pages (askama) with htmx and uPlot served from this
 //! binary, signed in with server-side sessions.
 
+mod account;
 mod customers;
 mod imports;
 mod orders;
@@ -39,12 +40,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/app") }))
         .route("/login", get(login_form).post(login))
+        .route("/login/link/{token}", get(login_link))
         .route("/logout", post(logout))
         .route("/lang/{code}", get(choose_language))
         .route("/static/{*file}", get(statics::serve))
         .route("/app", get(home))
         .route("/app/switch", get(switch_store))
         .route("/app/{store}", get(overview))
+        .merge(account::routes())
         .merge(customers::routes())
         .merge(orders::routes())
         .merge(imports::routes())
@@ -157,6 +160,41 @@ async fn login(
             tracing::error!(error = %e, "signing in");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
+    }
+}
+
+/// Signs in with a one-time link (the demo prints one): the link is spent on first use.
+async fn login_link(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = reader_lang(&headers);
+    // Another site must not sign a reader into an account of its choosing.
+    if cross_site(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            pages::message_page(Chrome::public(lang), "error-csrf"),
+        )
+            .into_response();
+    }
+    match state.db.use_login_link(&token).await {
+        Ok(Some(LoginOutcome::Ok { token, session })) => {
+            tracing::info!(user = %session.user.id, "signed in with a link");
+            let max_age = state.dashboard.session_limits.absolute.as_secs() as i64;
+            let mut response = Redirect::to("/app").into_response();
+            if let Ok(v) = set_cookie(&state, SESSION_COOKIE, &token, max_age).parse() {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Ok(_) => {
+            let error = text(lang, "login-link-spent");
+            let mut page = login_page(&state, lang, String::new(), Some(error), None);
+            *page.status_mut() = StatusCode::GONE;
+            page
+        }
+        Err(e) => unavailable(e, "signing in with a link"),
     }
 }
 

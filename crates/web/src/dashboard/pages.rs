@@ -173,16 +173,3 @@ pub struct OverviewPage {
     /// JSON of numbers and labels for the chart, with `<` escaped so it cannot end the tag.
     pub series_json: String,
 }
-
-#[derive(Template)]
-#[template(path = "settings.html")]
-pub struct SettingsPage {
-    pub chrome: Chrome,
-    pub store_name: String,
-    pub currency: String,
-    pub timezone: String,
-    pub locale: String,
-    pub shopify_url: String,
-    pub woocommerce_url: String,
-    pub people: Vec<(String, String)>,
-}

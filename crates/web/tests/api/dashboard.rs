@@ -1,7 +1,7 @@
 //! The dashboard's security at the HTTP level (RELIABILITY S3–S6): cookie flags, CSRF on every
 //! form, login throttling, and no store reachable by URL without membership.
 
-use regulars_domain::{Email, Role};
+use regulars_domain::Role;
 use regulars_testkit::{on_both_backends, Backend};
 
 use crate::helpers::TestApp;
@@ -187,7 +187,160 @@ async fn pages_speak_the_chosen_language(backend: Backend) {
     assert!(hindi.text().await.unwrap().contains("साइन इन करें"));
 }
 
+async fn a_sign_in_link_works_once_and_not_from_another_site(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    person(&app, "owner@chai.in", Role::Owner).await;
+    let owner = app
+        .db
+        .user_by_email(&regulars_domain::Email::parse("owner@chai.in").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let token = app.db.create_login_link(owner.id, hour).await.unwrap();
+    let link = format!("/login/link/{token}");
+
+    // A page of another site cannot spend it for the reader.
+    let cross = no_redirects()
+        .get(app.url(&link))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+
+    let mut browser = Browser::new();
+    let first = browser.get(&app, &link).await;
+    assert_eq!(first.status(), 303);
+    assert_eq!(first.headers()["location"], "/app");
+    browser.remember(&first, "regulars_session");
+    let page = browser.get(&app, &format!("/app/{}", app.store.id)).await;
+    assert_eq!(page.status(), 200, "signed in by the link");
+
+    // Spent: a second use, or a made-up token, signs nobody in.
+    for path in [link.clone(), "/login/link/00ff".to_string()] {
+        let again = no_redirects().get(app.url(&path)).send().await.unwrap();
+        assert_eq!(again.status(), 410, "{path}");
+        assert!(set_cookie(&again, "regulars_session").is_none());
+    }
+    // An expired link and a disabled person's link open nothing either.
+    let expired = app
+        .db
+        .create_login_link(owner.id, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let r = no_redirects()
+        .get(app.url(&format!("/login/link/{expired}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    let later = app.db.create_login_link(owner.id, hour).await.unwrap();
+    app.db.set_user_disabled(owner.id, true).await.unwrap();
+    let r = no_redirects()
+        .get(app.url(&format!("/login/link/{later}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+}
+
+async fn a_person_changes_their_password_and_other_sessions_end(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    person(&app, "owner@chai.in", Role::Owner).await;
+    let mut laptop = Browser::new();
+    let csrf = laptop.sign_in(&app, "owner@chai.in").await;
+    let mut phone = Browser::new();
+    phone.sign_in(&app, "owner@chai.in").await;
+    let new = "another long passphrase";
+
+    let wrong = laptop
+        .post(
+            &app,
+            "/account",
+            &[
+                ("csrf", &csrf),
+                ("current", "not it at all"),
+                ("new", new),
+                ("repeat", new),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("The current password is not right."));
+    let differ = laptop
+        .post(
+            &app,
+            "/account",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", new),
+                ("repeat", "something else"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status(), 422);
+    let short = laptop
+        .post(
+            &app,
+            "/account",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", "short"),
+                ("repeat", "short"),
+            ],
+        )
+        .await;
+    assert!(short.text().await.unwrap().contains("at least 10 characters"));
+    let forged = laptop
+        .post(
+            &app,
+            "/account",
+            &[("current", PASSWORD), ("new", new), ("repeat", new)],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+
+    let done = laptop
+        .post(
+            &app,
+            "/account",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("new", new),
+                ("repeat", new),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    laptop.remember(&done, "regulars_session");
+    // This browser carries on; the phone's session ended with the old password.
+    assert_eq!(laptop.get(&app, "/account").await.status(), 200);
+    assert_eq!(phone.get(&app, "/account").await.status(), 303);
+    let user = app
+        .db
+        .user_by_email(&regulars_domain::Email::parse("owner@chai.in").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(app
+        .db
+        .change_password(user.id, new, "yet another long one")
+        .await
+        .unwrap()
+        .is_some());
+}
+
 on_both_backends!(
+    a_person_changes_their_password_and_other_sessions_end,
+    a_sign_in_link_works_once_and_not_from_another_site,
     session_cookies_are_http_only_and_logout_ends_the_session,
     every_form_needs_its_csrf_token,
     wrong_passwords_are_throttled_and_say_when_to_retry,

@@ -4,8 +4,11 @@ mod helpers;
 mod staff;
 
 mod api_orders;
+mod customers;
 mod dashboard;
 mod idempotency;
+mod imports;
 mod isolation;
 mod openapi;
+mod settings;
 mod webhooks;

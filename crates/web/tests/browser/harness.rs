@@ -235,6 +235,56 @@ impl Browser {
             .await;
     }
 
+    /// Clicks an element that changes the page in place (a radio button, a checkbox).
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Chooses a file in an `input[type=file]`, as a person picking it would.
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let absolute = std::fs::canonicalize(path).unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(absolute.to_str().unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// Whether the element is on the page and shown.
+    pub async fn displayed(&self, css: &str) -> bool {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until an element matching `css` is on the page (content htmx brings in, say).
+    pub async fn wait_for(&self, css: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.client.find(Locator::Css(css)).await.is_err() {
+            assert!(Instant::now() < deadline, "{css} never appeared");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The size of the browser window, in CSS pixels (a phone is about 390 wide).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+    }
+
+    /// Runs a script in the page and returns its value.
+    pub async fn script(&self, js: &str) -> serde_json::Value {
+        self.client.execute(js, vec![]).await.unwrap()
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         let select = self.client.find(Locator::Css(css)).await.unwrap();
         select.select_by_value(value).await.unwrap();

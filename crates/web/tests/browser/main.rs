@@ -1,7 +1,9 @@
 //! The dashboard in a real headless Chromium (Debian's chromium and chromium-driver), driven
 //! through WebDriver. Screenshots of each page land in `target/screenshots/`.
 
+mod customers;
 mod harness;
+mod import;
 
 use harness::{Browser, Site};
 use regulars_domain::Role;

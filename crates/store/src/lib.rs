@@ -15,6 +15,7 @@ mod orders;
 mod overview;
 mod people;
 mod profile;
+mod rollups;
 mod schema;
 mod stores;
 mod webhooks;

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::customers::{refresh_aggregates, upsert_customers};
 use crate::events::{insert_events, NewEvent};
+use crate::rollups;
 use crate::schema::{OrderLines, Orders, Products, Refunds};
 use crate::{json_text, parse_json, Db, Outcome, StoreError, StoreRecord, Tx, CHUNK};
 
@@ -317,6 +318,15 @@ impl Tx {
             });
         }
 
+        // What the orders about to change counted in the overview's totals, before they change.
+        let written_ids: Vec<&str> = plans.iter().map(|p| p.0.as_str()).collect();
+        let update_ids: Vec<&str> = plans
+            .iter()
+            .filter(|p| matches!(p.3, Plan::Update(_)))
+            .map(|p| p.0.as_str())
+            .collect();
+        let counted_before = rollups::contributions(self, store.id, store.currency, &update_ids).await?;
+
         let inserts: Vec<_> = plans.iter().filter(|p| matches!(p.3, Plan::Insert(_))).collect();
         for chunk in inserts.chunks(CHUNK / 2) {
             let mut q = Query::insert();
@@ -484,6 +494,8 @@ impl Tx {
             )
             .collect();
         refresh_refunded_totals(self, &updated_ids).await?;
+        let counted_after = rollups::contributions(self, store.id, store.currency, &written_ids).await?;
+        rollups::apply_bucket_changes(self, store.id, &counted_before, &counted_after).await?;
         upsert_products(self, &store_key, products).await?;
         insert_events(self, store.id, &events, now).await?;
         refresh_aggregates(self, store.id, store.currency.code(), &touched_customers).await?;
@@ -548,8 +560,12 @@ impl Tx {
             )
             .into());
         }
+        let this = [order.id.as_str()];
+        let counted_before = rollups::contributions(self, store.id, store.currency, &this).await?;
         insert_refunds(self, &[refund_values(&store_key, &order.id, refund)]).await?;
-        refresh_refunded_totals(self, &[order.id.as_str()]).await?;
+        refresh_refunded_totals(self, &this).await?;
+        let counted_after = rollups::contributions(self, store.id, store.currency, &this).await?;
+        rollups::apply_bucket_changes(self, store.id, &counted_before, &counted_after).await?;
         let now = Timestamp::now();
         insert_events(
             self,

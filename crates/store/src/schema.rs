@@ -290,3 +290,20 @@ pub enum LoginLinks {
     ExpiresAt,
     UsedAt,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub enum OrderBuckets {
+    Table,
+    StoreId,
+    Bucket,
+    Orders,
+    RevenueMinor,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum StoreCounters {
+    Table,
+    StoreId,
+    Buyers,
+    RepeatBuyers,
+}

@@ -943,7 +943,91 @@ async fn the_overview_counts_orders_revenue_and_returning_customers_by_store_day
     assert_eq!(o.daily[0].day, from);
 }
 
+/// The running totals the overview reads agree with the orders after creations, updates that
+/// move an order to another day, cancellations, refunds, foreign-currency orders and replays.
+async fn running_totals_follow_every_kind_of_write(backend: Backend) {
+    use sea_query::{Expr, Query};
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Annapurna", Currency::INR).await;
+    let now = Timestamp::now().0;
+    let days_ago = |d: i64| Timestamp(now - d * 86_400_000);
+    let place = |ext: &str, customer: &str, total: i64, when: Timestamp| {
+        let mut o = order(ext, customer, total);
+        o.placed_at = when;
+        o
+    };
+    let first = vec![
+        place("o-1", "c-1", 10_000, days_ago(200)),
+        place("o-2", "c-1", 20_000, days_ago(5)),
+        place("o-3", "c-2", 30_000, days_ago(4)),
+        place("o-4", "c-3", 40_000, days_ago(3)),
+    ];
+    t.db.upsert_orders(&store, &first, "test").await.unwrap();
+    // A dollar order is kept but never mixed into rupee revenue.
+    let mut usd = place("o-5", "c-4", 7_000, days_ago(2));
+    usd.currency = Currency::USD;
+    usd.subtotal = 7_000;
+    // o-2 moves to another day with a new total; o-3 is cancelled.
+    let mut moved = place("o-2", "c-1", 25_000, days_ago(1));
+    moved.line_items[1].unit_price = 25_000 - moved.line_items[0].unit_price;
+    let mut cancelled = first[2].clone();
+    cancelled.cancelled_at = Some(days_ago(3));
+    t.db.upsert_orders(&store, &[usd, moved, cancelled], "test")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let mut tx = t.db.begin().await.unwrap();
+        tx.add_refund(&store, Source::Api, "o-4", &refund("r-1", 5_000))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    // Replays change nothing.
+    t.db.upsert_orders(&store, &first[..1], "test").await.unwrap();
+
+    let stored: Vec<(i64, i64, i64)> =
+        t.db.fetch_all(
+            &Query::select()
+                .columns([
+                    sea_query::Alias::new("bucket"),
+                    sea_query::Alias::new("orders"),
+                    sea_query::Alias::new("revenue_minor"),
+                ])
+                .from(sea_query::Alias::new("order_buckets"))
+                .and_where(Expr::col(sea_query::Alias::new("store_id")).eq(store.id.to_string()))
+                .and_where(Expr::col(sea_query::Alias::new("orders")).ne(0))
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+    let mut stored = stored;
+    stored.sort();
+    let bucket = |d: i64| days_ago(d).0.div_euclid(900_000);
+    let mut expected = vec![
+        (bucket(200), 1, 10_000),
+        (bucket(1), 1, 25_000),
+        (bucket(3), 1, 35_000),
+    ];
+    expected.sort();
+    assert_eq!(stored, expected);
+
+    let (from, to) = regulars_store::last_days(&store, Timestamp::now(), 30);
+    let o = t.db.overview(&store, from, to).await.unwrap();
+    assert_eq!((o.orders, o.revenue_minor), (2, 60_000));
+    assert_eq!(o.daily.iter().map(|d| d.orders).sum::<i64>(), 2);
+    // c-3 and c-4 first ordered in the period (c-2's only order was cancelled); c-1 returned.
+    assert_eq!(o.new_customers, 2);
+    assert_eq!(o.returning_customers, 1);
+    // Buyers: c-1 (2 orders), c-3, c-4; c-2 has none left. One of three ordered twice.
+    assert!(
+        (o.repeat_purchase_rate - 1.0 / 3.0).abs() < 1e-9,
+        "{}",
+        o.repeat_purchase_rate
+    );
+}
+
 on_both_backends!(
+    running_totals_follow_every_kind_of_write,
     customers_are_resolved_by_external_id_then_email,
     a_partial_update_keeps_what_it_does_not_name,
     orders_are_created_then_unchanged_then_updated,

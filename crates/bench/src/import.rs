@@ -18,7 +18,7 @@ pub struct Import {
     pub parse_only_over_import: f64,
 }
 
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     std::env::var_os("REGULARS_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/regulars"))

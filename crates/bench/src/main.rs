@@ -2,6 +2,10 @@
 //! reported beside a reference measured in the same run on the same machine, and written to
 //! `bench/results/ingest.json`.
 //!
+//! `cargo run --release -p regulars-bench -- pages`: every dashboard page's latency on a store
+//! of 1,000,000 customers and 10,000,000 orders, against the sign-in form measured in the same
+//! run; written to `bench/results/pages.json` (see `pages` and `dataset`).
+//!
 //! (a) orders through the bulk API with idempotency keys, against (b) the raw ceiling: the same
 //! rows inserted into the same schema by a minimal prepared-statement loop in large transactions;
 //! (c) single-order POST latency at a fixed arrival rate (open loop, so slow answers are not
@@ -10,7 +14,9 @@
 
 mod api_load;
 mod ceiling;
+mod dataset;
 mod import;
+mod pages;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -94,10 +100,31 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let which = std::env::args().nth(1).unwrap_or_else(|| "ingest".into());
-    anyhow::ensure!(which == "ingest", "unknown benchmark {which:?}; try `ingest`");
+    if which == "pages" {
+        return pages::run(pages::Options {
+            sizes: dataset::Sizes {
+                customers: arg("--customers", 1_000_000),
+                orders: arg("--orders", 10_000_000),
+            },
+            fresh: flag("--fresh"),
+            generate_only: flag("--generate-only"),
+            warmup: arg("--warmup", 20),
+            requests: arg("--requests", 200),
+            budget: std::time::Duration::from_secs(arg("--budget", 300) as u64),
+        })
+        .await;
+    }
+    anyhow::ensure!(
+        which == "ingest",
+        "unknown benchmark {which:?}; try `ingest` or `pages`"
+    );
     let orders = arg("--orders", 1_000_000);
     let customers = arg("--customers", 200_000);
     let rows = arg("--rows", 1_000_000);

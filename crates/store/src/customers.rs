@@ -696,7 +696,7 @@ pub(crate) async fn refresh_aggregates(
     customers: &HashSet<String>,
 ) -> Result<(), StoreError> {
     let ids: Vec<&str> = customers.iter().map(String::as_str).collect();
-    let counts_before = crate::rollups::order_counts(tx, store, &ids).await?;
+    let counts_before = crate::rollups::customer_figures(tx, store, &ids).await?;
     for chunk in ids.chunks(CHUNK) {
         let counted = || {
             Query::select()
@@ -737,8 +737,8 @@ pub(crate) async fn refresh_aggregates(
             .to_owned();
         tx.execute(&q).await?;
     }
-    let counts_after = crate::rollups::order_counts(tx, store, &ids).await?;
-    crate::rollups::apply_counter_changes(tx, store, &counts_before, &counts_after).await
+    let counts_after = crate::rollups::customer_figures(tx, store, &ids).await?;
+    crate::rollups::apply_customer_changes(tx, store, &counts_before, &counts_after).await
 }
 
 /// Filters for listing customers; pagination by the opaque cursor of the last page.

@@ -366,9 +366,48 @@ impl Db {
         }
         let mut manager_in_sql = None;
         if let Some(manager) = query.account_manager {
-            match self.few_ids(manager_ids(store, manager)).await? {
-                Some(ids) => narrow(ids),
-                None => manager_in_sql = Some(manager),
+            // Their customers by last order are one walk of the (store, manager, last order)
+            // index; other orders gather them first.
+            if query.sort == CustomerSort::LastOrder {
+                manager_in_sql = Some(manager);
+            } else {
+                match self.few_ids(manager_ids(store, manager)).await? {
+                    Some(ids) => narrow(ids),
+                    None => manager_in_sql = Some(manager),
+                }
+            }
+        }
+
+        // A range on another column than the sort's: if few customers are in it, gather them
+        // through that column's index; if many, the walk of the sort's index meets them soon.
+        for (column, low, high) in [
+            (
+                Customers::TotalSpentMinor,
+                query.spent_min_minor,
+                query.spent_max_minor,
+            ),
+            (Customers::OrdersCount, query.orders_min, query.orders_max),
+            (
+                Customers::LastOrderAt,
+                query.last_order_after.map(|t| t.0),
+                query.last_order_before.map(|t| t.0 - 1),
+            ),
+        ] {
+            if column == query.sort.column() || (low.is_none() && high.is_none()) {
+                continue;
+            }
+            let mut q = Query::select();
+            q.column(Customers::Id)
+                .from(Customers::Table)
+                .and_where(Expr::col(Customers::StoreId).eq(store.to_string()));
+            if let Some(low) = low {
+                q.and_where(Expr::col(column).gte(low));
+            }
+            if let Some(high) = high {
+                q.and_where(Expr::col(column).lte(high));
+            }
+            if let Some(ids) = self.few_ids(q).await? {
+                narrow(ids);
             }
         }
 
@@ -530,14 +569,32 @@ fn manager_ids(store: StoreId, manager: UserId) -> SelectStatement {
 
 /// The filters answered row by row while a sort index is walked (or over gathered ids).
 fn apply_filters(q: &mut SelectStatement, f: &CustomerQuery, tag: Option<&str>, manager: Option<UserId>) {
-    let col = |c: Customers| Expr::col((Customers::Table, c));
+    let plain = |c: Customers| Expr::col((Customers::Table, c));
+    // A range on a column other than the sort's is written `+column`, which no index answers:
+    // the planner then walks the sort's index (and stops after a page) instead of reading the
+    // whole range and sorting it.
+    let col = |c: Customers| {
+        let numeric = matches!(
+            c,
+            Customers::TotalSpentMinor | Customers::OrdersCount | Customers::LastOrderAt
+        );
+        if numeric && c != f.sort.column() {
+            Expr::expr(Expr::cust(format!(
+                "+\"{}\".\"{}\"",
+                Customers::Table.to_string(),
+                c.to_string()
+            )))
+        } else {
+            plain(c)
+        }
+    };
     if let Some(channel) = f.consent {
         let column = match channel {
             ConsentChannel::Email => Customers::ConsentEmail,
             ConsentChannel::Sms => Customers::ConsentSms,
             ConsentChannel::Whatsapp => Customers::ConsentWhatsapp,
         };
-        q.and_where(col(column).eq(true));
+        q.and_where(plain(column).eq(true));
     }
     if let Some(t) = f.last_order_before {
         q.and_where(col(Customers::LastOrderAt).lt(t.0));
@@ -558,7 +615,7 @@ fn apply_filters(q: &mut SelectStatement, f: &CustomerQuery, tag: Option<&str>, 
         q.and_where(col(Customers::OrdersCount).lte(v));
     }
     if let Some(m) = manager {
-        q.and_where(col(Customers::AccountManagerId).eq(m.to_string()));
+        q.and_where(plain(Customers::AccountManagerId).eq(m.to_string()));
     }
     if let Some(tag) = tag {
         // A probe of the tag's primary key per customer, not a gathered set of its holders.

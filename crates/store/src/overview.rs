@@ -59,29 +59,43 @@ impl Db {
         // Two integers of ours, written inline: bound values in custom SQL need a different
         // placeholder syntax on each backend.
         let day = Expr::cust(format!("((placed_at + {offset}) / {DAY_MS})"));
-        let rows: Vec<(i64, i64, i64)> = if from.0 % BUCKET_MS == 0 && to.0 % BUCKET_MS == 0 {
-            // Whole quarter hours: the running totals answer, a few thousand rows for a year.
+        let aligned = from.0 % BUCKET_MS == 0 && to.0 % BUCKET_MS == 0;
+        let (rows, new_customers, returning_customers): (Vec<(i64, i64, i64)>, i64, i64) = if aligned {
+            // Whole quarter hours: the running totals answer, summed per day in the database
+            // (a year is 35,040 buckets, 365 rows out).
+            let day_of_bucket = Expr::cust(format!("((bucket * {BUCKET_MS} + {offset}) / {DAY_MS})"));
+            let sum = |col: &str| Expr::cust(format!("CAST(COALESCE(SUM({col}), 0) AS BIGINT)"));
             let q = Query::select()
-                .columns([
-                    OrderBuckets::Bucket,
-                    OrderBuckets::Orders,
-                    OrderBuckets::RevenueMinor,
-                ])
+                .expr_as(day_of_bucket, Alias::new("day_index"))
+                .expr(sum("orders"))
+                .expr(sum("revenue_minor"))
+                .expr(sum("first_orders"))
                 .from(OrderBuckets::Table)
                 .and_where(Expr::col(OrderBuckets::StoreId).eq(store_key.as_str()))
                 .and_where(Expr::col(OrderBuckets::Bucket).gte(from.0 / BUCKET_MS))
                 .and_where(Expr::col(OrderBuckets::Bucket).lt(to.0 / BUCKET_MS))
+                .group_by_col(Alias::new("day_index"))
                 .to_owned();
-            let buckets: Vec<(i64, i64, i64)> = self.fetch_all(&q).await?;
-            let mut days: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
-            for (bucket, orders, revenue) in buckets {
-                let slot = days
-                    .entry((bucket * BUCKET_MS + offset).div_euclid(DAY_MS))
-                    .or_default();
-                slot.0 += orders;
-                slot.1 += revenue;
+            let days: Vec<(i64, i64, i64, i64)> = self.fetch_all(&q).await?;
+            let new = days.iter().map(|d| d.3).sum();
+            // Whoever's last order is at or after `from` but whose first is before it: in a
+            // period that runs to now, exactly the customers who came back in it.
+            let returning = if to.0 >= Timestamp::now().0 {
+                let q = Query::select()
+                    .expr(sum("last_orders - first_orders"))
+                    .from(OrderBuckets::Table)
+                    .and_where(Expr::col(OrderBuckets::StoreId).eq(store_key.as_str()))
+                    .and_where(Expr::col(OrderBuckets::Bucket).gte(from.0 / BUCKET_MS))
+                    .to_owned();
+                Some(self.fetch_optional::<(i64,)>(&q).await?.unwrap_or((0,)).0)
+            } else {
+                None
+            };
+            let rows = days.into_iter().map(|(d, o, r, _)| (d, o, r)).collect();
+            match returning {
+                Some(r) => (rows, new, r),
+                None => (rows, new, self.returning_by_orders(store, from, to).await?),
             }
-            days.into_iter().map(|(d, (o, r))| (d, o, r)).collect()
         } else {
             let mut daily = Query::select();
             daily
@@ -96,9 +110,17 @@ impl Db {
                 .group_by_col(Alias::new("day_index"))
                 .order_by(Alias::new("day_index"), Order::Asc);
             in_period(&mut daily);
-            self.fetch_all(&daily).await?
+            let rows = self.fetch_all(&daily).await?;
+            let new_customers = Query::select()
+                .expr(Expr::col(Customers::Id).count())
+                .from(Customers::Table)
+                .and_where(Expr::col(Customers::StoreId).eq(store_key.as_str()))
+                .and_where(Expr::col(Customers::FirstOrderAt).gte(from.0))
+                .and_where(Expr::col(Customers::FirstOrderAt).lt(to.0))
+                .to_owned();
+            let (new,): (i64,) = self.fetch_optional(&new_customers).await?.unwrap_or((0,));
+            (rows, new, self.returning_by_orders(store, from, to).await?)
         };
-
         let first_day = (from.0 + offset).div_euclid(DAY_MS);
         let last_day = (to.0 - 1 + offset).div_euclid(DAY_MS);
         let mut series: Vec<DailyFigures> = (first_day..=last_day)
@@ -114,40 +136,6 @@ impl Db {
                 slot.revenue_minor = *revenue;
             }
         }
-
-        let new_customers = Query::select()
-            .expr(Expr::col(Customers::Id).count())
-            .from(Customers::Table)
-            .and_where(Expr::col(Customers::StoreId).eq(store_key.as_str()))
-            .and_where(Expr::col(Customers::FirstOrderAt).gte(from.0))
-            .and_where(Expr::col(Customers::FirstOrderAt).lt(to.0))
-            .to_owned();
-        let (new_customers,): (i64,) = self.fetch_optional(&new_customers).await?.unwrap_or((0,));
-
-        let returning_customers = if to.0 >= Timestamp::now().0 {
-            // A period that runs to now: whoever's last order falls in it ordered in it. One
-            // range of the (store, last order, id, first order) index, no order read.
-            let q = Query::select()
-                .expr(Expr::col(Customers::Id).count())
-                .from(Customers::Table)
-                .and_where(Expr::col(Customers::StoreId).eq(store_key.as_str()))
-                .and_where(Expr::col(Customers::LastOrderAt).gte(from.0))
-                .and_where(Expr::col(Customers::FirstOrderAt).lt(from.0))
-                .to_owned();
-            self.fetch_optional::<(i64,)>(&q).await?.unwrap_or((0,)).0
-        } else {
-            let mut returning = Query::select();
-            returning
-                .expr(Expr::col((Orders::Table, Orders::CustomerId)).count_distinct())
-                .from(Orders::Table)
-                .inner_join(
-                    Customers::Table,
-                    Expr::col((Customers::Table, Customers::Id)).equals((Orders::Table, Orders::CustomerId)),
-                )
-                .and_where(Expr::col((Customers::Table, Customers::FirstOrderAt)).lt(from.0));
-            in_period(&mut returning);
-            self.fetch_optional::<(i64,)>(&returning).await?.unwrap_or((0,)).0
-        };
 
         let counters = Query::select()
             .columns([StoreCounters::Buyers, StoreCounters::RepeatBuyers])
@@ -170,6 +158,32 @@ impl Db {
             },
             daily: series,
         })
+    }
+}
+
+impl Db {
+    /// Customers who ordered in `[from, to)` and had ordered before it, counted from the orders.
+    async fn returning_by_orders(
+        &self,
+        store: &StoreRecord,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let mut returning = Query::select();
+        returning
+            .expr(Expr::col((Orders::Table, Orders::CustomerId)).count_distinct())
+            .from(Orders::Table)
+            .inner_join(
+                Customers::Table,
+                Expr::col((Customers::Table, Customers::Id)).equals((Orders::Table, Orders::CustomerId)),
+            )
+            .and_where(Expr::col((Orders::Table, Orders::StoreId)).eq(store.id.to_string()))
+            .and_where(Expr::col((Orders::Table, Orders::PlacedAt)).gte(from.0))
+            .and_where(Expr::col((Orders::Table, Orders::PlacedAt)).lt(to.0))
+            .and_where(Expr::col((Orders::Table, Orders::CancelledAt)).is_null())
+            .and_where(Expr::col((Orders::Table, Orders::Currency)).eq(store.currency.code()))
+            .and_where(Expr::col((Customers::Table, Customers::FirstOrderAt)).lt(from.0));
+        Ok(self.fetch_optional::<(i64,)>(&returning).await?.unwrap_or((0,)).0)
     }
 }
 

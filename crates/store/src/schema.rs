@@ -36,7 +36,7 @@ pub enum WebhookSecrets {
     CreatedAt,
 }
 
-#[derive(Iden, Clone, Copy)]
+#[derive(Iden, Clone, Copy, PartialEq, Eq)]
 pub enum Customers {
     Table,
     Id,
@@ -298,6 +298,8 @@ pub enum OrderBuckets {
     Bucket,
     Orders,
     RevenueMinor,
+    FirstOrders,
+    LastOrders,
 }
 
 #[derive(Iden, Clone, Copy)]

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use futures::StreamExt;
 use regulars_domain::{
     parse_minor, ConsentChannel, CustomerId, FieldError, Permission, Role, Source, Timestamp, UserId,
 };
@@ -565,8 +566,6 @@ async fn export(
     )
         .into_response()
 }
-
-use futures::StreamExt;
 
 pub struct Fact {
     pub label: String,

@@ -364,8 +364,15 @@ async fn list(
         truncated,
         sort_links,
     };
-    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
-        return render(&results);
+    // htmx asks for the results alone while typing; going back in history it wants the page.
+    let partial = headers.contains_key("hx-request")
+        && !headers.contains_key("hx-boosted")
+        && !headers.contains_key("hx-history-restore-request");
+    if partial {
+        let mut part = render(&results);
+        part.headers_mut()
+            .insert(header::VARY, header::HeaderValue::from_static("HX-Request"));
+        return part;
     }
     let people = match state.db.store_people(store.id).await {
         Ok(p) => p,
@@ -438,13 +445,16 @@ async fn list(
             ],
         ),
     };
-    render(&CustomersPage {
+    let mut page = render(&CustomersPage {
         chrome: Chrome::signed_in(lang, &staff.session, Some(store.id), "/customers"),
         store_name: store.name.clone(),
         base,
         params: view,
         results,
-    })
+    });
+    page.headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("HX-Request"));
+    page
 }
 
 /// A spreadsheet must not run what a customer typed: text that would start a formula is

@@ -119,6 +119,18 @@ async fn the_list_searches_filters_and_pages(backend: Backend) {
         .await
         .unwrap();
     assert!(part.contains("Ravi Kumar") && !part.contains("<html"), "{part}");
+    // Going back in history, htmx asks for the whole page again.
+    let restored = viewer
+        .client
+        .get(app.url(&format!("{base}?q=ravi")))
+        .header("cookie", viewer.cookies.join("; "))
+        .header("hx-request", "true")
+        .header("hx-history-restore-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored.headers()["vary"], "HX-Request");
+    assert!(restored.text().await.unwrap().contains("<html"));
 
     // A bad filter is named, not a crash.
     let bad = viewer.get(&app, &format!("{base}?spent_min=lots")).await;

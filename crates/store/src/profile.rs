@@ -73,10 +73,8 @@ impl Db {
             .and_where(Expr::col(Customers::Id).eq(customer.to_string()))
             .to_owned();
         tx.execute(&q).await?;
-        let mut sorted = tags.clone();
-        sorted.sort();
         let id = customer.to_string();
-        write_tag_rows(&mut tx, store, &[(id.as_str(), sorted)], true).await?;
+        write_tag_rows(&mut tx, store, &[(id.as_str(), tags.clone())], true).await?;
         let event = NewEvent {
             customer_id: Some(id),
             kind: "tags_changed",

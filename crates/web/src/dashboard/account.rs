@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 use regulars_i18n::{text, text_with};
@@ -11,7 +11,7 @@ use regulars_store::{LoginOutcome, StoreError, MIN_PASSWORD_CHARS};
 use serde::Deserialize;
 
 use super::pages::{render, Chrome};
-use super::session::{set_cookie, Staff, SESSION_COOKIE};
+use super::session::{with_session, Staff};
 use super::unavailable;
 use crate::AppState;
 
@@ -89,12 +89,7 @@ async fn change_password(
         Ok(Some(LoginOutcome::Ok { token, .. })) => {
             tracing::info!(user = %staff.session.user.id, "changed their password");
             // The old sessions (this one too) have ended; this browser continues in a new one.
-            let max_age = state.dashboard.session_limits.absolute.as_secs() as i64;
-            let mut response = Redirect::to("/account?changed=true").into_response();
-            if let Ok(v) = set_cookie(&state, SESSION_COOKIE, &token, max_age).parse() {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
-            response
+            with_session(&state, &token, "/account?changed=true")
         }
         Ok(_) => refuse("account-wrong-current"),
         Err(StoreError::Invalid(_)) => refuse("account-too-short"),

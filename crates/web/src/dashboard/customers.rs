@@ -778,10 +778,7 @@ async fn profile(
             number: o.order_number.clone().unwrap_or_else(|| o.external_id.clone()),
             placed: when(o.placed_at),
             total: format_money(lang, o.total, o.currency),
-            status: text(
-                lang,
-                &format!("orders-status-{}", o.financial_status.replace('_', "-")),
-            ),
+            status: super::orders::status_text(lang, &o.financial_status),
             lines: o
                 .line_items
                 .iter()
@@ -948,10 +945,7 @@ async fn profile_form(
     csrf: &str,
     needs: Permission,
 ) -> Result<(StoreRecord, Role, CustomerId), Response> {
-    let (store, role) = staff.store(state, store, needs).await?;
-    if !staff.csrf_ok(headers, csrf) {
-        return Err(staff.refuse(StatusCode::FORBIDDEN, "error-csrf"));
-    }
+    let (store, role) = staff.store_form(state, store, needs, headers, csrf).await?;
     let id = CustomerId::parse(id).map_err(|_| staff.refuse(StatusCode::NOT_FOUND, "error-not-found"))?;
     Ok((store, role, id))
 }

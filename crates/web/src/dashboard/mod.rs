@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::AppState;
 use pages::{render, Card, Chrome, LoginPage, OverviewPage, Period};
 use session::{
-    cookie, cross_site, reader_lang, same_token, set_cookie, ClientAddr, Staff, LANG_COOKIE,
+    cookie, cross_site, reader_lang, same_token, set_cookie, with_session, ClientAddr, Staff, LANG_COOKIE,
     LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
 
@@ -124,16 +124,10 @@ async fn login(
     match state.db.log_in(&form.email, &form.password, &address).await {
         Ok(LoginOutcome::Ok { token, session }) => {
             tracing::info!(user = %session.user.id, "signed in");
-            let max_age = state.dashboard.session_limits.absolute.as_secs() as i64;
-            let mut response = Redirect::to("/app").into_response();
-            let headers = response.headers_mut();
-            for value in [
-                set_cookie(&state, SESSION_COOKIE, &token, max_age),
-                set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0),
-            ] {
-                if let Ok(v) = value.parse() {
-                    headers.append(header::SET_COOKIE, v);
-                }
+            let mut response = with_session(&state, &token, "/app");
+            // The login form's token has done its work.
+            if let Ok(v) = set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0).parse() {
+                response.headers_mut().append(header::SET_COOKIE, v);
             }
             response
         }
@@ -181,12 +175,7 @@ async fn login_link(
     match state.db.use_login_link(&token).await {
         Ok(Some(LoginOutcome::Ok { token, session })) => {
             tracing::info!(user = %session.user.id, "signed in with a link");
-            let max_age = state.dashboard.session_limits.absolute.as_secs() as i64;
-            let mut response = Redirect::to("/app").into_response();
-            if let Ok(v) = set_cookie(&state, SESSION_COOKIE, &token, max_age).parse() {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
-            response
+            with_session(&state, &token, "/app")
         }
         Ok(_) => {
             let error = text(lang, "login-link-spent");

@@ -66,7 +66,8 @@ pub struct OrdersPage {
     pub error: Option<String>,
 }
 
-fn status_text(lang: Lang, status: &str) -> String {
+/// A payment status in the reader's words (a status no shop sent before stays as sent).
+pub(super) fn status_text(lang: Lang, status: &str) -> String {
     let id = format!("orders-status-{}", status.replace('_', "-"));
     let said = text(lang, &id);
     if said == id {

@@ -43,6 +43,17 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) 
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
+/// A redirect that carries a new session's cookie: after a sign-in, a sign-in link or a
+/// password change.
+pub fn with_session(state: &AppState, token: &str, to: &str) -> Response {
+    let max_age = state.dashboard.session_limits.absolute.as_secs() as i64;
+    let mut response = Redirect::to(to).into_response();
+    if let Ok(v) = set_cookie(state, SESSION_COOKIE, token, max_age).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// The reader's language: their choice (cookie), else their browser's, else English.
 pub fn reader_lang(headers: &HeaderMap) -> Lang {
     cookie(headers, LANG_COOKIE)
@@ -136,6 +147,22 @@ impl Staff {
             .await
             .map_err(|_| self.refuse(StatusCode::NOT_FOUND, "error-not-found"))?;
         Ok((record, role))
+    }
+
+    /// The store a form posts to: [`Staff::store`], then the form's CSRF token (403 without it).
+    pub async fn store_form(
+        &self,
+        state: &AppState,
+        store: &str,
+        needs: Permission,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<(StoreRecord, Role), Response> {
+        let found = self.store(state, store, needs).await?;
+        if !self.csrf_ok(headers, csrf) {
+            return Err(self.refuse(StatusCode::FORBIDDEN, "error-csrf"));
+        }
+        Ok(found)
     }
 
     pub fn refuse(&self, status: StatusCode, message: &str) -> Response {

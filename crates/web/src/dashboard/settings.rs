@@ -509,13 +509,13 @@ async fn save_store(
     headers: HeaderMap,
     Form(form): Form<StoreForm>,
 ) -> Response {
-    let (store, role) = match staff.store(&state, &store, Permission::ManageSettings).await {
+    let (store, role) = match staff
+        .store_form(&state, &store, Permission::ManageSettings, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     let lang = staff.lang;
     let currency = Currency::parse(&form.currency);
     let timezone = TimeZone::parse(&form.timezone);
@@ -584,13 +584,13 @@ async fn create_key(
     headers: HeaderMap,
     Form(form): Form<KeyForm>,
 ) -> Response {
-    let (store, role) = match staff.store(&state, &store, Permission::ManageSettings).await {
+    let (store, role) = match staff
+        .store_form(&state, &store, Permission::ManageSettings, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     let lang = staff.lang;
     let name = form.name.trim();
     if name.chars().count() > MAX_KEY_NAME_CHARS {
@@ -627,13 +627,13 @@ async fn revoke_key(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let (store, _) = match staff.store(&state, &store, Permission::ManageSettings).await {
+    let (store, _) = match staff
+        .store_form(&state, &store, Permission::ManageSettings, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     match state.db.revoke_api_key(store.id, &key).await {
         Ok(true) => {
             tracing::info!(store = %store.id, key = %key, user = %staff.session.user.id, "API key revoked");
@@ -699,13 +699,13 @@ async fn remove_secret(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let (store, _) = match staff.store(&state, &store, Permission::ManageSettings).await {
+    let (store, _) = match staff
+        .store_form(&state, &store, Permission::ManageSettings, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     match state.db.remove_webhook_secret_by_id(store.id, &secret).await {
         Ok(true) => {
             tracing::info!(store = %store.id, user = %staff.session.user.id, "webhook secret removed");
@@ -752,13 +752,13 @@ async fn add_person(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let (store, by) = match staff.store(&state, &store, Permission::ManagePeople).await {
+    let (store, by) = match staff
+        .store_form(&state, &store, Permission::ManagePeople, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     let lang = staff.lang;
     let email = Email::parse(&form.email);
     let role = Role::parse(&form.role);
@@ -847,13 +847,13 @@ async fn change_role(
     headers: HeaderMap,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    let (store, by) = match staff.store(&state, &store, Permission::ManagePeople).await {
+    let (store, by) = match staff
+        .store_form(&state, &store, Permission::ManagePeople, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     let lang = staff.lang;
     let Ok(user) = UserId::parse(&user) else {
         return staff.refuse(StatusCode::NOT_FOUND, "error-not-found");
@@ -887,13 +887,13 @@ async fn remove_person(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let (store, by) = match staff.store(&state, &store, Permission::ManagePeople).await {
+    let (store, by) = match staff
+        .store_form(&state, &store, Permission::ManagePeople, &headers, &form.csrf)
+        .await
+    {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    if !staff.csrf_ok(&headers, &form.csrf) {
-        return staff.refuse(StatusCode::FORBIDDEN, "error-csrf");
-    }
     let lang = staff.lang;
     let Ok(user) = UserId::parse(&user) else {
         return staff.refuse(StatusCode::NOT_FOUND, "error-not-found");

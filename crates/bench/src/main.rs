@@ -6,12 +6,17 @@
 //! of 1,000,000 customers and 10,000,000 orders, against the sign-in form measured in the same
 //! run; written to `bench/results/pages.json` (see `pages` and `dataset`).
 //!
+//! `cargo run --release -p regulars-bench -- analytics`: the model fits and the transaction
+//! summary against Python's `lifetimes` 0.11.3 on the same data in the same run; written to
+//! `bench/results/analytics.json` and `analytics.md` (see `analytics`).
+//!
 //! (a) orders through the bulk API with idempotency keys, against (b) the raw ceiling: the same
 //! rows inserted into the same schema by a minimal prepared-statement loop in large transactions;
 //! (c) single-order POST latency at a fixed arrival rate (open loop, so slow answers are not
 //! hidden by a waiting client); (d) a transaction-log import through the real binary: rows/s and
 //! the child's peak RSS, against just parsing the same file.
 
+mod analytics;
 mod api_load;
 mod ceiling;
 mod dataset;
@@ -121,9 +126,18 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
     }
+    if which == "analytics" {
+        return analytics::run(analytics::Options {
+            rows: arg("--rows", 10_000_000),
+            customers: arg("--customers", 1_000_000),
+            pareto_customers: arg("--pareto-customers", 100_000),
+            fresh: flag("--fresh"),
+            summary_budget: arg("--summary-budget", 1800) as u64,
+        });
+    }
     anyhow::ensure!(
         which == "ingest",
-        "unknown benchmark {which:?}; try `ingest` or `pages`"
+        "unknown benchmark {which:?}; try `ingest`, `pages` or `analytics`"
     );
     let orders = arg("--orders", 1_000_000);
     let customers = arg("--customers", 200_000);

@@ -33,6 +33,8 @@ pub enum Permission {
     ManageSettings,
     /// Invite people and change their roles.
     ManagePeople,
+    /// Set the retention KPIs' targets and enter marketing spend (Analytics).
+    SetGoals,
 }
 
 impl Role {
@@ -76,7 +78,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner | Role::Admin => true,
-            Role::Marketer => matches!(permission, Read | EditCustomers | ExportCustomers | Import),
+            Role::Marketer => matches!(
+                permission,
+                Read | EditCustomers | ExportCustomers | Import | SetGoals
+            ),
             Role::Support => matches!(permission, Read | EditCustomers),
             Role::AccountManager => matches!(permission, Read | EditCustomers | AssignAccountManager),
             Role::Viewer => matches!(permission, Read),
@@ -123,5 +128,13 @@ mod tests {
         assert!(!Role::Admin.may_grant(Role::Owner));
         assert!(Role::Owner.may_grant(Role::Owner));
         assert!(!Role::Marketer.may_grant(Role::Viewer));
+    }
+
+    #[test]
+    fn owners_admins_and_marketers_set_goals() {
+        for role in Role::ALL {
+            let goals = matches!(role, Role::Owner | Role::Admin | Role::Marketer);
+            assert_eq!(role.can(Permission::SetGoals), goals, "{role:?}");
+        }
     }
 }

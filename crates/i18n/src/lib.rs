@@ -92,6 +92,10 @@ impl Lang {
                         "settings",
                         include_str!(concat!("../locales/", $code, "/settings.ftl")),
                     ),
+                    (
+                        "analytics",
+                        include_str!(concat!("../locales/", $code, "/analytics.ftl")),
+                    ),
                 ]
             };
         }
@@ -105,7 +109,7 @@ impl Lang {
 }
 
 /// The areas with a Fluent file of their own in every language.
-const AREAS: [&str; 5] = ["main", "customers", "orders", "imports", "settings"];
+const AREAS: [&str; 6] = ["main", "customers", "orders", "imports", "settings", "analytics"];
 
 struct Catalog {
     bundles: Vec<(Lang, FluentBundle<FluentResource>)>,
@@ -227,6 +231,15 @@ pub fn format_percent(lang: Lang, ratio: f64) -> String {
     format!("{}%", format_decimal(number_locale(lang, None), &d))
 }
 
+/// A number with `digits` decimals, grouped and with the decimal sign of the reader
+/// (`1.5` → `1.50` in English, `1,50` in Armenian).
+pub fn format_fraction(lang: Lang, value: f64, digits: u8) -> String {
+    let scaled = (value * 10f64.powi(i32::from(digits))).round() as i64;
+    let mut d = Decimal::from(scaled);
+    d.multiply_pow10(-i16::from(digits));
+    format_decimal(number_locale(lang, None), &d)
+}
+
 /// The currency's sign, or its code when it has no well-known one.
 pub fn currency_symbol(currency: Currency) -> String {
     match currency.code() {
@@ -275,6 +288,31 @@ pub fn format_date(lang: Lang, at: Timestamp, zone: chrono_tz::Tz) -> String {
         .with_timezone(&zone)
         .format_localized("%-d %B %Y", chrono_locale(lang))
         .to_string()
+}
+
+/// A calendar month named in the reader's language (`March 2026`, `մարտ 2026`).
+pub fn format_month(lang: Lang, year: i32, month: u32) -> String {
+    // chrono names Armenian months in the genitive a date needs ("մարտի"); alone, a month
+    // takes the nominative.
+    const HY: [&str; 12] = [
+        "հունվար",
+        "փետրվար",
+        "մարտ",
+        "ապրիլ",
+        "մայիս",
+        "հունիս",
+        "հուլիս",
+        "օգոստոս",
+        "սեպտեմբեր",
+        "հոկտեմբեր",
+        "նոյեմբեր",
+        "դեկտեմբեր",
+    ];
+    match (lang, chrono::NaiveDate::from_ymd_opt(year, month, 1)) {
+        (_, None) => format!("{year:04}-{month:02}"),
+        (Lang::Hy, Some(_)) => format!("{} {year}", HY[month as usize - 1]),
+        (_, Some(d)) => d.format_localized("%B %Y", chrono_locale(lang)).to_string(),
+    }
 }
 
 /// Date and time in the store's time zone.
@@ -360,6 +398,10 @@ mod tests {
         assert_eq!(format_money(Lang::Hy, 150_000, Currency::AMD), "1500,00\u{a0}֏");
         assert_eq!(format_money(Lang::En, 5, Currency::INR), "₹0.05");
         assert_eq!(format_percent(Lang::En, 0.4567), "45.7%");
+        assert_eq!(format_fraction(Lang::En, 1.5, 2), "1.50");
+        assert_eq!(format_fraction(Lang::Hy, 1.5, 1), "1,5");
+        assert_eq!(format_month(Lang::Te, 2026, 3), "మార్చి 2026");
+        assert_eq!(format_month(Lang::Hy, 2026, 3), "մարտ 2026");
     }
 
     #[test]

@@ -13,6 +13,16 @@ pub struct Config {
     pub server: ServerConfig,
     pub dashboard: DashboardSettings,
     pub log: LogConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalyticsConfig {
+    /// `serve` refits every store's analytics this often (0: never; `regulars analytics refit`
+    /// still does).
+    pub refit_every_hours: u64,
+    /// …the first time this many seconds after start-up.
+    pub first_refit_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +76,10 @@ impl Default for Config {
                 level: "info".into(),
                 format: "text".into(),
             },
+            analytics: AnalyticsConfig {
+                refit_every_hours: 24,
+                first_refit_after_secs: 60,
+            },
         }
     }
 }
@@ -101,7 +115,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "regulars.toml",
-                "[server]\nlisten = \"0.0.0.0:9000\"\n[log]\nformat = \"json\"\n",
+                "[server]\nlisten = \"0.0.0.0:9000\"\n[log]\nformat = \"json\"\n[analytics]\nrefit_every_hours = 6\n",
             )?;
             jail.set_env("REGULARS__LOG__FORMAT", "text");
             jail.set_env("REGULARS__DATABASE__URL", "sqlite://other.db");
@@ -110,6 +124,8 @@ mod tests {
             assert_eq!(c.log.format, "text");
             assert_eq!(c.database.url, "sqlite://other.db");
             assert_eq!(c.log.level, "info");
+            assert_eq!(c.analytics.refit_every_hours, 6);
+            assert_eq!(c.analytics.first_refit_after_secs, 60);
             Ok(())
         });
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
 use regulars_domain::{Email, Role, Source, TimeZone, Timestamp};
-use regulars_sample::{demo_dataset, demo_stores};
+use regulars_sample::{demo_dataset, demo_spend, demo_stores};
 use regulars_store::{Db, StoreRecord};
 
 /// Loads the sample stores unless the database has stores already, then creates a fresh API
@@ -22,10 +22,23 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
             let store = db
                 .create_store(&spec.name, spec.currency, timezone, spec.locale.clone())
                 .await?;
-            load(db, &store, demo_dataset(&spec, now))
+            let data = demo_dataset(&spec, now);
+            // A year of marketing spend for the paid channels, for acquisition cost per channel.
+            let spend = demo_spend(&spec, now, &data, 12)
+                .into_iter()
+                .map(|s| Ok((s.channel, regulars_store::parse_month(&s.month)?, s.amount_minor)))
+                .collect::<Result<Vec<_>, regulars_domain::FieldError>>()?;
+            load(db, &store, data)
                 .await
                 .with_context(|| format!("loading {}", spec.name))?;
+            db.insert_marketing_spend(store.id, &spend).await?;
             stores.push(store);
+        }
+    }
+    // Predictions to show from the first page (a server refits them again later).
+    for store in &stores {
+        if db.analytics_model(store.id).await?.is_none() {
+            crate::refit::refit_logged(db, store.id).await;
         }
     }
     let mut out = String::new();

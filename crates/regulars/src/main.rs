@@ -1,7 +1,9 @@
 //! `regulars`: one binary for the whole engine.
 
+mod analyze;
 mod config;
 mod demo;
+mod refit;
 mod user;
 
 use std::net::SocketAddr;
@@ -62,6 +64,12 @@ enum Command {
     User(UserCommand),
     /// Import a file; prints a JSON summary and exits non-zero if any row was rejected.
     Import(ImportArgs),
+    /// The stores' predictive analytics (p_alive, CLV, RFM segments, VIPs).
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
+    /// Retention analytics on a transaction file (no database): CLV models, RFM, cohorts.
+    #[command(subcommand)]
+    Analyze(analyze::AnalyzeCommand),
 }
 
 #[derive(Subcommand)]
@@ -100,6 +108,17 @@ enum StoreCommand {
 enum WebhookSource {
     Shopify,
     Woocommerce,
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Refit a store's models now and rewrite every customer's predictions (`serve` does this
+    /// on start-up and then every [analytics] refit_every_hours); prints a JSON report per store.
+    Refit {
+        /// The store; every store when left out.
+        #[arg(long)]
+        store: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     init_tracing(&config);
     let ok = std::process::ExitCode::SUCCESS;
     match cli.command {
+        Command::Analyze(command) => return analyze::run(command),
         Command::Migrate => {
             let db = connect(&config.database.url).await?;
             println!(
@@ -240,6 +260,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let db = connect(&config.database.url).await?;
             let out = user::run(&db, cmd).await?;
             println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Analytics(AnalyticsCommand::Refit { store }) => {
+            let db = connect(&config.database.url).await?;
+            let stores = match store {
+                Some(s) => vec![parse_store(&s)?],
+                None => db.stores().await?.into_iter().map(|s| s.id).collect(),
+            };
+            let mut reports = Vec::new();
+            for id in stores {
+                let report = db
+                    .refit_store(id)
+                    .await
+                    .with_context(|| format!("refitting store {id}"))?;
+                reports.push(report);
+            }
+            println!("{}", serde_json::to_string_pretty(&reports)?);
         }
         Command::Import(args) => {
             let db = connect(&config.database.url).await?;
@@ -329,6 +365,13 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
         db.clone(),
         Duration::from_secs(config.server.idempotency_ttl_secs),
     ));
+    let refits = (config.analytics.refit_every_hours > 0).then(|| {
+        tokio::spawn(refit::schedule(
+            db.clone(),
+            Duration::from_secs(config.analytics.first_refit_after_secs),
+            Duration::from_secs(config.analytics.refit_every_hours * 3600),
+        ))
+    });
     let dashboard = regulars_web::DashboardConfig {
         secure_cookies: config.dashboard.secure_cookies,
         session_limits: regulars_store::SessionLimits {
@@ -342,6 +385,9 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     background.abort();
+    if let Some(refits) = refits {
+        refits.abort();
+    }
     db.close().await;
     Ok(())
 }

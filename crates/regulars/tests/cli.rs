@@ -95,6 +95,7 @@ fn every_subcommand_has_help() {
         vec!["apikey", "create", "--help"],
         vec!["user", "create", "--help"],
         vec!["import", "--help"],
+        vec!["analytics", "refit", "--help"],
     ] {
         let out = cli.run(&args);
         assert!(out.status.success(), "{args:?}");
@@ -418,6 +419,45 @@ fn people_are_created_with_a_role_and_a_password_given_or_generated(backend: Bac
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--role"));
 }
 
+fn analytics_refit_reports_counts_and_why_a_small_store_has_no_model(backend: Backend) {
+    let cli = Cli::new(backend);
+    let store = cli.store("USD");
+    let csv = cli.write(
+        "tx.csv",
+        "customer,when,amount\nc1,2024-01-05,10.00\nc1,2024-02-05,12.50\nc2,2024-01-09,7.25\n",
+    );
+    let (code, _) = cli.json(&[
+        "import",
+        "transactions",
+        csv.to_str().unwrap(),
+        "--store",
+        &store,
+        "--customer-col",
+        "customer",
+        "--date-col",
+        "when",
+        "--amount-col",
+        "amount",
+    ]);
+    assert_eq!(code, 0);
+    let (code, reports) = cli.json(&["analytics", "refit", "--store", &store]);
+    assert_eq!(code, 0, "{reports}");
+    let r = &reports[0];
+    assert_eq!(r["store_id"], store.as_str());
+    assert_eq!(
+        (r["customers"].clone(), r["repeat_buyers"].clone()),
+        (2.into(), 1.into())
+    );
+    assert_eq!(r["fitted"], false);
+    assert_eq!(r["failure"], "too_few_customers");
+    assert_eq!(r["written"], 2);
+    let (code, all) = cli.json(&["analytics", "refit"]);
+    assert_eq!(code, 0);
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let bad = cli.run(&["analytics", "refit", "--store", "nope"]);
+    assert!(!bad.status.success());
+}
+
 /// `sqlite::NAME` and `postgres::NAME` for each `fn NAME(backend: Backend)`.
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
@@ -436,4 +476,5 @@ on_both_backends!(
     transaction_logs_with_named_or_numbered_columns_import_idempotently,
     a_shopify_orders_export_groups_rows_into_orders,
     people_are_created_with_a_role_and_a_password_given_or_generated,
+    analytics_refit_reports_counts_and_why_a_small_store_has_no_model,
 );

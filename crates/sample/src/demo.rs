@@ -78,6 +78,52 @@ pub fn demo_dataset(spec: &DemoStoreSpec, now: Timestamp) -> DemoData {
     }
 }
 
+/// What one paid channel cost in one month, as a shop owner would enter it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthlySpend {
+    pub channel: String,
+    /// `YYYY-MM` in the store's time zone.
+    pub month: String,
+    pub amount_minor: i64,
+}
+
+/// Marketing spend for the last `months` calendar months of the store up to `now`: one amount
+/// per paid channel (those whose customers carry an acquisition cost) and month, what that
+/// month's new customers' acquisition costs add up to and a little more (ads also reach people
+/// who never buy).
+pub fn demo_spend(spec: &DemoStoreSpec, now: Timestamp, data: &DemoData, months: u32) -> Vec<MonthlySpend> {
+    use chrono::Datelike;
+    use rand::Rng;
+    let shop = Shop::new(spec, now.0);
+    let month_of = |at: i64| {
+        let local = Timestamp(at).to_datetime().with_timezone(&shop.tz);
+        (local.year(), local.month())
+    };
+    let (year, month) = month_of(now.0);
+    let current = year * 12 + month as i32 - 1;
+    let mut sums: std::collections::BTreeMap<(String, i32), i64> = std::collections::BTreeMap::new();
+    for c in &data.customers {
+        let (Some(channel), Some(cost), Some(created)) =
+            (&c.acquisition_channel, &c.acquisition_cost, c.created_at)
+        else {
+            continue;
+        };
+        let (y, m) = month_of(created.0);
+        let index = y * 12 + m as i32 - 1;
+        if index > current - months as i32 {
+            *sums.entry((channel.clone(), index)).or_default() += cost.minor;
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x5e4d);
+    sums.into_iter()
+        .map(|((channel, index), minor)| MonthlySpend {
+            channel,
+            month: format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1),
+            amount_minor: shop.round((minor as f64 * rng.gen_range(1.1..1.4)) as i64),
+        })
+        .collect()
+}
+
 /// Tags a shop owner would have set by hand: their best customers, trade buyers, subscribers.
 fn tag(profiles: &mut [Profile], plan: &[Planned], orders: &[OrderInput]) {
     let mut spend = vec![(0_i64, 0_usize); profiles.len()];
@@ -119,6 +165,22 @@ fn top_share_threshold(spend: &[(i64, usize)], share: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spend_covers_the_paid_channels_of_recent_months() {
+        let spec = &demo_stores()[0];
+        let now = Timestamp::parse_rfc3339("2026-05-15T12:00:00+05:30").unwrap();
+        let data = demo_dataset(spec, now);
+        let spend = demo_spend(spec, now, &data, 12);
+        let mut channels: Vec<&str> = spend.iter().map(|s| s.channel.as_str()).collect();
+        channels.dedup();
+        assert_eq!(channels, ["google_ads", "instagram"]);
+        assert!(spend
+            .iter()
+            .all(|s| s.month.as_str() > "2025-05" && s.month.as_str() <= "2026-05"));
+        assert!(spend.iter().all(|s| s.amount_minor > 0));
+        assert_eq!(spend, demo_spend(spec, now, &data, 12), "the same every time");
+    }
 
     #[test]
     fn top_share() {

@@ -18,5 +18,5 @@ mod region;
 mod shop;
 mod synthetic;
 
-pub use demo::{demo_dataset, demo_stores, DemoData, DemoStoreSpec};
+pub use demo::{demo_dataset, demo_spend, demo_stores, DemoData, DemoStoreSpec, MonthlySpend};
 pub use synthetic::{synthetic_orders, write_transactions_csv};

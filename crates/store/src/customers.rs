@@ -11,6 +11,7 @@ use sea_query::{Expr, Order, Query, SimpleExpr};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::analytics::{AnalyticsColumns, CustomerAnalytics, ANALYTICS_COLUMNS};
 use crate::events::{insert_events, NewEvent};
 use crate::schema::{ConsentEvents, CustomerIdentities, CustomerTags, Customers, Orders};
 use crate::{json_text, parse_json, Db, Outcome, StoreError, Tx, CHUNK};
@@ -41,6 +42,8 @@ pub struct CustomerRecord {
     pub last_order_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// What the store's analytics say of them; `None` until a refit saw a purchase of theirs.
+    pub analytics: Option<CustomerAnalytics>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -280,7 +283,25 @@ impl CustomerRow {
             last_order_at: self.last_order_at.map(Timestamp),
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
+            analytics: None,
         })
+    }
+}
+
+/// A stored customer as read for showing: the row and its analytics fields.
+#[derive(sqlx::FromRow)]
+struct ReadRow {
+    #[sqlx(flatten)]
+    row: CustomerRow,
+    #[sqlx(flatten)]
+    analytics: AnalyticsColumns,
+}
+
+impl ReadRow {
+    fn into_record(self, identities: Vec<Identity>) -> Result<CustomerRecord, StoreError> {
+        let mut record = self.row.into_record(identities)?;
+        record.analytics = self.analytics.into_analytics();
+        Ok(record)
     }
 }
 
@@ -688,6 +709,11 @@ fn select_rows(store: StoreId) -> sea_query::SelectStatement {
         .to_owned()
 }
 
+/// [`select_rows`] with the analytics fields, for [`ReadRow`].
+fn select_read_rows(store: StoreId) -> sea_query::SelectStatement {
+    select_rows(store).columns(ANALYTICS_COLUMNS).to_owned()
+}
+
 /// Recomputes order counts, net spend and first/last order time for these customers.
 pub(crate) async fn refresh_aggregates(
     tx: &mut Tx,
@@ -748,23 +774,27 @@ pub struct CustomerFilter {
     pub source: Option<Source>,
     pub email: Option<Email>,
     pub phone: Option<Phone>,
+    /// An RFM segment key (`champions`, `at_risk`, …).
+    pub segment: Option<String>,
+    /// VIPs only (`Some(true)`), or everyone else (`Some(false)`).
+    pub vip: Option<bool>,
     pub after: Option<CustomerId>,
     pub limit: u64,
 }
 
 impl Db {
     pub async fn customer(&self, store: StoreId, id: CustomerId) -> Result<CustomerRecord, StoreError> {
-        let q = select_rows(store)
+        let q = select_read_rows(store)
             .and_where(Expr::col(Customers::Id).eq(id.to_string()))
             .to_owned();
-        let row: CustomerRow = self
+        let row: ReadRow = self
             .fetch_optional(&q)
             .await?
             .ok_or(StoreError::NotFound("customer"))?;
         let identities = self
-            .identities(store, std::slice::from_ref(&row.id))
+            .identities(store, std::slice::from_ref(&row.row.id))
             .await?
-            .remove(&row.id)
+            .remove(&row.row.id)
             .unwrap_or_default();
         row.into_record(identities)
     }
@@ -774,7 +804,7 @@ impl Db {
         store: StoreId,
         filter: &CustomerFilter,
     ) -> Result<Vec<CustomerRecord>, StoreError> {
-        let mut q = select_rows(store);
+        let mut q = select_read_rows(store);
         if let Some(ext) = &filter.external_id {
             let mut sub = Query::select();
             sub.column(CustomerIdentities::CustomerId)
@@ -792,17 +822,48 @@ impl Db {
         if let Some(phone) = &filter.phone {
             q.and_where(Expr::col(Customers::Phone).eq(phone.as_str()));
         }
+        if let Some(segment) = &filter.segment {
+            crate::analytics::check_segment(segment)?;
+            q.and_where(Expr::col(Customers::RfmSegment).eq(segment.as_str()));
+        }
+        if let Some(vip) = filter.vip {
+            q.and_where(Expr::col(Customers::Vip).eq(vip));
+        }
         if let Some(after) = filter.after {
             q.and_where(Expr::col(Customers::Id).gt(after.to_string()));
         }
         q.order_by(Customers::Id, Order::Asc)
             .limit(filter.limit.clamp(1, 1000));
-        let rows: Vec<CustomerRow> = self.fetch_all(&q).await?;
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let rows: Vec<ReadRow> = self.fetch_all(&q).await?;
+        self.records(store, rows).await
+    }
+
+    /// These customers of the store, in the order given (ids of no customer of the store are
+    /// left out).
+    pub async fn customers_by_ids(
+        &self,
+        store: StoreId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<CustomerRecord>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(CustomerId::to_string).collect();
+        let mut rows: Vec<ReadRow> = Vec::with_capacity(ids.len());
+        for chunk in keys.chunks(CHUNK) {
+            let q = select_read_rows(store)
+                .and_where(Expr::col(Customers::Id).is_in(chunk.iter().map(String::as_str)))
+                .to_owned();
+            rows.extend(self.fetch_all::<ReadRow>(&q).await?);
+        }
+        let position: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+        rows.sort_by_key(|r| position.get(r.row.id.as_str()).copied());
+        self.records(store, rows).await
+    }
+
+    async fn records(&self, store: StoreId, rows: Vec<ReadRow>) -> Result<Vec<CustomerRecord>, StoreError> {
+        let ids: Vec<String> = rows.iter().map(|r| r.row.id.clone()).collect();
         let mut identities = self.identities(store, &ids).await?;
         rows.into_iter()
             .map(|r| {
-                let ids = identities.remove(&r.id).unwrap_or_default();
+                let ids = identities.remove(&r.row.id).unwrap_or_default();
                 r.into_record(ids)
             })
             .collect()

@@ -29,15 +29,21 @@ pub enum CustomerSort {
     Orders,
     Name,
     Created,
+    /// Predicted 12-month lifetime value.
+    Clv,
+    /// Probability the customer is still active.
+    PAlive,
 }
 
 impl CustomerSort {
-    pub const ALL: [CustomerSort; 5] = [
+    pub const ALL: [CustomerSort; 7] = [
         CustomerSort::LastOrder,
         CustomerSort::Spent,
         CustomerSort::Orders,
         CustomerSort::Name,
         CustomerSort::Created,
+        CustomerSort::Clv,
+        CustomerSort::PAlive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +53,8 @@ impl CustomerSort {
             CustomerSort::Orders => "orders",
             CustomerSort::Name => "name",
             CustomerSort::Created => "created",
+            CustomerSort::Clv => "clv",
+            CustomerSort::PAlive => "p_alive",
         }
     }
 
@@ -58,7 +66,7 @@ impl CustomerSort {
                 FieldError::new(
                     "sort",
                     "invalid_sort",
-                    format!("{s:?} is not a sort: last_order, spent, orders, name or created"),
+                    format!("{s:?} is not a sort: last_order, spent, orders, name, created, clv or p_alive"),
                 )
             })
     }
@@ -70,12 +78,17 @@ impl CustomerSort {
             CustomerSort::Orders => Customers::OrdersCount,
             CustomerSort::Name => Customers::NameKey,
             CustomerSort::Created => Customers::CreatedAt,
+            CustomerSort::Clv => Customers::Clv12mMinor,
+            CustomerSort::PAlive => Customers::PAlive,
         }
     }
 
-    /// Whether some customers have no value to sort by (no order yet, no name).
+    /// Whether some customers have no value to sort by (no order yet, no name, no analytics).
     fn nullable(self) -> bool {
-        matches!(self, CustomerSort::LastOrder | CustomerSort::Name)
+        matches!(
+            self,
+            CustomerSort::LastOrder | CustomerSort::Name | CustomerSort::Clv | CustomerSort::PAlive
+        )
     }
 }
 
@@ -96,6 +109,10 @@ pub struct CustomerQuery {
     /// Known to this source (Shopify, WooCommerce, …).
     pub source: Option<Source>,
     pub account_manager: Option<UserId>,
+    /// An RFM segment key (`champions`, `at_risk`, …).
+    pub segment: Option<String>,
+    /// VIPs only (`Some(true)`), or everyone else (`Some(false)`).
+    pub vip: Option<bool>,
     pub sort: CustomerSort,
     pub ascending: bool,
     /// The `next` cursor of the previous page.
@@ -120,6 +137,12 @@ pub struct CustomerListing {
     pub consent_sms: Option<bool>,
     pub consent_whatsapp: Option<bool>,
     pub account_manager_id: Option<String>,
+    /// Predicted 12-month lifetime value, minor units; null before the store's first refit.
+    pub clv_12m_minor: Option<i64>,
+    pub p_alive: Option<f64>,
+    /// An RFM segment key.
+    pub segment: Option<String>,
+    pub vip: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -148,9 +171,13 @@ struct ListingRow {
     consent_whatsapp: Option<bool>,
     account_manager_id: Option<String>,
     name_key: Option<String>,
+    clv_12m_minor: Option<i64>,
+    p_alive: Option<f64>,
+    rfm_segment: Option<String>,
+    vip: bool,
 }
 
-const LISTING_COLUMNS: [Customers; 15] = [
+const LISTING_COLUMNS: [Customers; 19] = [
     Customers::Id,
     Customers::FirstName,
     Customers::LastName,
@@ -166,19 +193,49 @@ const LISTING_COLUMNS: [Customers; 15] = [
     Customers::ConsentWhatsapp,
     Customers::AccountManagerId,
     Customers::NameKey,
+    Customers::Clv12mMinor,
+    Customers::PAlive,
+    Customers::RfmSegment,
+    Customers::Vip,
 ];
 
 /// A sort value: a number or a text, absent for customers without one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum SortValue {
     Int(i64),
+    Real(Real),
     Text(String),
+}
+
+/// A stored floating-point value, ordered (no NaN is ever stored).
+#[derive(Debug, Clone, Copy)]
+struct Real(f64);
+
+impl PartialEq for Real {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Real {}
+
+impl PartialOrd for Real {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Real {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
 }
 
 impl SortValue {
     fn expr(&self) -> SimpleExpr {
         match self {
             SortValue::Int(v) => (*v).into(),
+            SortValue::Real(v) => v.0.into(),
             SortValue::Text(v) => v.clone().into(),
         }
     }
@@ -192,6 +249,8 @@ impl ListingRow {
             CustomerSort::Orders => Some(SortValue::Int(self.orders_count)),
             CustomerSort::Created => Some(SortValue::Int(self.created_at)),
             CustomerSort::Name => self.name_key.clone().map(SortValue::Text),
+            CustomerSort::Clv => self.clv_12m_minor.map(SortValue::Int),
+            CustomerSort::PAlive => self.p_alive.map(|v| SortValue::Real(Real(v))),
         }
     }
 
@@ -211,6 +270,10 @@ impl ListingRow {
             consent_sms: self.consent_sms,
             consent_whatsapp: self.consent_whatsapp,
             account_manager_id: self.account_manager_id,
+            clv_12m_minor: self.clv_12m_minor,
+            p_alive: self.p_alive,
+            segment: self.rfm_segment,
+            vip: self.vip,
         })
     }
 }
@@ -227,6 +290,8 @@ impl Cursor {
         let value = match &self.value {
             None => "n".to_string(),
             Some(SortValue::Int(v)) => format!("i{v}"),
+            // The exact number, without a `.` (the cursor's separator).
+            Some(SortValue::Real(v)) => format!("r{:016x}", v.0.to_bits()),
             Some(SortValue::Text(t)) => format!("s{}", hex::encode(t)),
         };
         format!("{}.{value}.{}", sort.as_str(), self.id)
@@ -250,6 +315,13 @@ impl Cursor {
         let value = match value.split_at_checked(1) {
             Some(("n", "")) => None,
             Some(("i", v)) => Some(SortValue::Int(v.parse().map_err(|_| invalid())?)),
+            Some(("r", v)) => Some(SortValue::Real(Real(
+                u64::from_str_radix(v, 16)
+                    .ok()
+                    .map(f64::from_bits)
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(invalid)?,
+            ))),
             Some(("s", v)) => Some(SortValue::Text(
                 String::from_utf8(hex::decode(v).map_err(|_| invalid())?).map_err(|_| invalid())?,
             )),
@@ -378,6 +450,16 @@ impl Db {
             }
         }
 
+        // A small segment is gathered through its index; a large one is met on the sort's walk.
+        let mut segment_in_sql = None;
+        if let Some(segment) = &query.segment {
+            crate::analytics::check_segment(segment)?;
+            match self.few_ids(segment_ids(store, segment)).await? {
+                Some(ids) => narrow(ids),
+                None => segment_in_sql = Some(segment.clone()),
+            }
+        }
+
         // A range on another column than the sort's: if few customers are in it, gather them
         // through that column's index; if many, the walk of the sort's index meets them soon.
         for (column, low, high) in [
@@ -415,7 +497,13 @@ impl Db {
             q.columns(LISTING_COLUMNS.map(|c| (Customers::Table, c)))
                 .from(Customers::Table)
                 .and_where(Expr::col((Customers::Table, Customers::StoreId)).eq(store.to_string()));
-            apply_filters(q, query, tag_in_sql.as_deref(), manager_in_sql);
+            apply_filters(
+                q,
+                query,
+                tag_in_sql.as_deref(),
+                manager_in_sql,
+                segment_in_sql.as_deref(),
+            );
         };
         let mut rows: Vec<ListingRow> = Vec::new();
         match candidates {
@@ -558,6 +646,15 @@ fn tag_ids(store: StoreId, tag: &str) -> SelectStatement {
         .to_owned()
 }
 
+fn segment_ids(store: StoreId, segment: &str) -> SelectStatement {
+    Query::select()
+        .column(Customers::Id)
+        .from(Customers::Table)
+        .and_where(Expr::col(Customers::StoreId).eq(store.to_string()))
+        .and_where(Expr::col(Customers::RfmSegment).eq(segment))
+        .to_owned()
+}
+
 fn manager_ids(store: StoreId, manager: UserId) -> SelectStatement {
     Query::select()
         .column(Customers::Id)
@@ -568,7 +665,13 @@ fn manager_ids(store: StoreId, manager: UserId) -> SelectStatement {
 }
 
 /// The filters answered row by row while a sort index is walked (or over gathered ids).
-fn apply_filters(q: &mut SelectStatement, f: &CustomerQuery, tag: Option<&str>, manager: Option<UserId>) {
+fn apply_filters(
+    q: &mut SelectStatement,
+    f: &CustomerQuery,
+    tag: Option<&str>,
+    manager: Option<UserId>,
+    segment: Option<&str>,
+) {
     let plain = |c: Customers| Expr::col((Customers::Table, c));
     // A range on a column other than the sort's is written `+column`, which no index answers:
     // the planner then walks the sort's index (and stops after a page) instead of reading the
@@ -616,6 +719,21 @@ fn apply_filters(q: &mut SelectStatement, f: &CustomerQuery, tag: Option<&str>, 
     }
     if let Some(m) = manager {
         q.and_where(plain(Customers::AccountManagerId).eq(m.to_string()));
+    }
+    if let Some(segment) = segment {
+        // A large segment: `|| ''` keeps the planner on the sort's index (reading a whole
+        // segment through its own index and sorting it is what this avoids).
+        q.and_where(
+            Expr::expr(Expr::cust(format!(
+                "(\"{}\".\"{}\" || '')",
+                Customers::Table.to_string(),
+                Customers::RfmSegment.to_string()
+            )))
+            .eq(segment),
+        );
+    }
+    if let Some(vip) = f.vip {
+        q.and_where(plain(Customers::Vip).eq(vip));
     }
     if let Some(tag) = tag {
         // A probe of the tag's primary key per customer, not a gathered set of its holders.
@@ -930,6 +1048,8 @@ mod tests {
             None,
             Some(SortValue::Int(-5)),
             Some(SortValue::Text("ravi kumar.".into())),
+            Some(SortValue::Real(Real(0.1 + 0.2))),
+            Some(SortValue::Real(Real(1e-300))),
         ] {
             let c = Cursor {
                 value,

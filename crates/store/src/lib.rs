@@ -4,6 +4,8 @@
 //! Every function is scoped by a [`StoreId`](regulars_domain::StoreId): no query reads or
 //! writes across tenants. Writes that must be atomic take a [`Tx`].
 
+mod analytics;
+mod analytics_reports;
 mod customers;
 mod db;
 mod directory;
@@ -20,6 +22,18 @@ mod schema;
 mod stores;
 mod webhooks;
 
+pub use analytics::{
+    AnalyticsModel, CustomerAnalytics, RefitReport, RfmCuts, RfmScore, EXPECTED_P_ALIVE,
+    FAILURE_NO_REPEAT_BUYERS, FAILURE_PURCHASE_MODEL, FAILURE_SPEND_MODEL, FAILURE_TOO_FEW_CUSTOMERS,
+    HORIZON_MONTHS, MIN_CUSTOMERS, MONTHLY_DISCOUNT_RATE,
+};
+pub use analytics_reports::{
+    channel_economics, kpi_figures, normalize_channel, parse_month, AnalyticsReport, Backtest, BacktestGap,
+    BacktestWeek, ChannelBase, ChannelRow, ChannelWindow, CohortFigure, CohortRow, Kpi, KpiFigure, KpiStatus,
+    KpiTarget, KpiUnit, KpiValues, LtvBasis, MonthAcquisition, RetentionPoint, RfmCell, RfmGrid, Segment,
+    SegmentFigures, SpendBasis, SpendEntry, ValueBasis, ValueBin, ValueDistribution, YearMonth,
+    CHANNEL_MONTHS, COHORT_MONTHS, HOLDOUT_WEEKS, KPI_SCALE,
+};
 pub use customers::{CustomerFilter, CustomerRecord, Identity};
 pub use db::{Backend, Db, Row, Tx};
 pub use directory::{

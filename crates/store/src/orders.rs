@@ -499,6 +499,7 @@ impl Tx {
         upsert_products(self, &store_key, products).await?;
         insert_events(self, store.id, &events, now).await?;
         refresh_aggregates(self, store.id, store.currency.code(), &touched_customers).await?;
+        crate::analytics::refresh_customers(self, store, &touched_customers).await?;
         Ok(results)
     }
 
@@ -575,7 +576,9 @@ impl Tx {
         )
         .await?;
         if let Some(c) = order.customer_id {
-            refresh_aggregates(self, store.id, store.currency.code(), &HashSet::from([c])).await?;
+            let touched = HashSet::from([c]);
+            refresh_aggregates(self, store.id, store.currency.code(), &touched).await?;
+            crate::analytics::refresh_customers(self, store, &touched).await?;
         }
         Ok((order_id, Outcome::Created))
     }

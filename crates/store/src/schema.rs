@@ -66,6 +66,19 @@ pub enum Customers {
     AccountManagerId,
     NameKey,
     SurnameKey,
+    #[iden = "p_alive"]
+    PAlive,
+    #[iden = "predicted_purchases_12m"]
+    PredictedPurchases12m,
+    #[iden = "clv_12m_minor"]
+    Clv12mMinor,
+    NextPurchaseAt,
+    RfmRecency,
+    RfmFrequency,
+    RfmMonetary,
+    RfmSegment,
+    Vip,
+    AnalyticsAt,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -308,4 +321,22 @@ pub enum StoreCounters {
     StoreId,
     Buyers,
     RepeatBuyers,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub enum AnalyticsModels {
+    Table,
+    StoreId,
+    FittedAt,
+    TimeUnit,
+    Customers,
+    RepeatBuyers,
+    MbgNbd,
+    GammaGamma,
+    LogLikelihood,
+    RfmCuts,
+    VipThresholdMinor,
+    Failure,
+    FailureDetail,
+    DurationMs,
 }

@@ -407,6 +407,8 @@ async fn pages_walk_every_customer_once_in_order(backend: Backend) {
             buys(db, &store, &ext, 1 + i % 7, &totals).await;
         }
     }
+    // Predicted values to sort by (the six who never ordered have none).
+    db.refit_store(store.id).await.unwrap();
     let everyone = db
         .customer_page(
             store.id,
@@ -420,6 +422,7 @@ async fn pages_walk_every_customer_once_in_order(backend: Backend) {
         .unwrap()
         .customers;
     assert_eq!(everyone.len(), 29);
+    assert_eq!(everyone.iter().filter(|c| c.segment.is_some()).count(), 23);
     for sort in CustomerSort::ALL {
         for ascending in [true, false] {
             for tag in [None, Some("vip".to_string())] {
@@ -434,6 +437,9 @@ async fn pages_walk_every_customer_once_in_order(backend: Backend) {
                         CustomerSort::Orders => Some(format!("{:020}", c.orders_count)),
                         CustomerSort::Created => Some(format!("{:020}", c.created_at.0)),
                         CustomerSort::Name => Some(name(c).trim().to_lowercase()),
+                        CustomerSort::Clv => c.clv_12m_minor.map(|v| format!("{v:020}")),
+                        // Bits of a non-negative float order like the float.
+                        CustomerSort::PAlive => c.p_alive.map(|v| format!("{:020}", v.to_bits())),
                     }
                 };
                 expected.sort_by(|a, b| {

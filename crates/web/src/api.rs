@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use regulars_domain::{CustomerId, Email, OrderId, Phone, Source};
-use regulars_store::{CustomerFilter, OrderFilter, Outcome, TimelineQuery};
+use regulars_store::{CustomerFilter, CustomerQuery, CustomerSort, OrderFilter, Outcome, TimelineQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -43,6 +43,7 @@ fn path_id<T>(
     parse(raw).map_err(|_| ApiError::not_found(what))
 }
 
+/// The orders list's query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -51,8 +52,7 @@ pub struct ListQuery {
     /// api, shopify, woocommerce or transactions.
     pub source: Option<String>,
     pub email: Option<String>,
-    pub phone: Option<String>,
-    /// Orders of this customer (orders only).
+    /// Orders of this customer.
     pub customer_id: Option<String>,
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
@@ -67,6 +67,32 @@ impl ListQuery {
     fn email(&self) -> ApiResult<Option<Email>> {
         Ok(self.email.as_deref().map(Email::parse).transpose()?)
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerListQuery {
+    /// The source's id (with `source`, only that source's).
+    pub external_id: Option<String>,
+    /// api, shopify, woocommerce or transactions.
+    pub source: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// An RFM segment: champions, loyal_customers, potential_loyalist, new_customers,
+    /// promising, need_attention, about_to_sleep, at_risk, cant_lose_them, hibernating, lost.
+    pub segment: Option<String>,
+    /// true: VIPs only; false: everyone else.
+    pub vip: Option<bool>,
+    /// clv, p_alive, last_order, spent, orders, name or created; without it, by id. Customers
+    /// without a value (no analytics yet, no order) come last. Not with external_id, email or
+    /// phone.
+    pub sort: Option<String>,
+    /// desc (default; asc for name) or asc.
+    pub direction: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<u64>,
 }
 
 fn page<T: utoipa::ToSchema>(data: Vec<T>, limit: u64, cursor: impl Fn(&T) -> String) -> Page<T> {
@@ -151,29 +177,80 @@ pub async fn patch_customer(
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(ListQuery),
-    responses((status = 200, body = Page<CustomerView>)))]
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(CustomerListQuery),
+    responses((status = 200, body = Page<CustomerView>), (status = 422, body = Problem)))]
 pub async fn list_customers(
     State(state): State<AppState>,
     ApiStore(store): ApiStore,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    q: Result<Query<CustomerListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Page<CustomerView>>> {
     let q = query(q)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let source = q.source.as_deref().map(Source::parse).transpose()?;
+    let views = |rows: Vec<regulars_store::CustomerRecord>| -> Vec<CustomerView> {
+        rows.into_iter()
+            .map(|c| CustomerView::new(c, store.currency))
+            .collect()
+    };
+    if let Some(sort) = q.sort.as_deref() {
+        // A sorted list is a page of the customer directory, with its own cursor.
+        if q.external_id.is_some() || q.email.is_some() || q.phone.is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                "sort lists customers by a value; to find one by external_id, email or phone, leave sort out",
+            ));
+        }
+        let sort = CustomerSort::parse(sort)?;
+        let ascending = match q.direction.as_deref() {
+            None => sort == CustomerSort::Name,
+            Some("asc") => true,
+            Some("desc") => false,
+            Some(other) => {
+                return Err(regulars_domain::FieldError::new(
+                    "direction",
+                    "invalid_direction",
+                    format!("{other:?}: asc or desc"),
+                )
+                .into())
+            }
+        };
+        let found = state
+            .db
+            .customer_page(
+                store.id,
+                store.currency,
+                &CustomerQuery {
+                    source,
+                    segment: q.segment.clone(),
+                    vip: q.vip,
+                    sort,
+                    ascending,
+                    after: q.after.clone(),
+                    limit,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let ids: Vec<CustomerId> = found.customers.iter().map(|c| c.id).collect();
+        let rows = state.db.customers_by_ids(store.id, &ids).await?;
+        return Ok(Json(Page {
+            data: views(rows),
+            next_cursor: found.next,
+        }));
+    }
     let filter = CustomerFilter {
         external_id: q.external_id.clone(),
-        source: q.source()?,
-        email: q.email()?,
+        source,
+        email: q.email.as_deref().map(Email::parse).transpose()?,
         phone: q.phone.as_deref().map(Phone::parse).transpose()?,
+        segment: q.segment.clone(),
+        vip: q.vip,
         after: q.after.as_deref().map(CustomerId::parse).transpose()?,
         limit,
     };
     let rows = state.db.customers(store.id, &filter).await?;
-    let views = rows
-        .into_iter()
-        .map(|c| CustomerView::new(c, store.currency))
-        .collect();
-    Ok(Json(page(views, limit, |c: &CustomerView| c.id.clone())))
+    Ok(Json(page(views(rows), limit, |c: &CustomerView| c.id.clone())))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",

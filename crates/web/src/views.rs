@@ -1,7 +1,7 @@
 //! What the API answers: stored records with money as decimal strings beside the currency.
 
 use regulars_domain::{Currency, Money};
-use regulars_store::{CustomerRecord, EventRecord, OrderRecord, Outcome};
+use regulars_store::{CustomerAnalytics, CustomerRecord, EventRecord, OrderRecord, Outcome};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -43,6 +43,62 @@ pub struct CustomerView {
     pub last_order_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// What the store's analytics predict of this customer; null until a refit of the store
+    /// saw a purchase of theirs.
+    pub analytics: Option<CustomerAnalyticsView>,
+}
+
+/// A customer's predictions and scores, from the store's last refit or their latest order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerAnalyticsView {
+    /// Probability the customer is still active (0–1), from the BG/NBD purchase model; null
+    /// when the store's model could not be fitted.
+    pub p_alive: Option<f64>,
+    /// Purchases expected over the next 12 months.
+    pub predicted_purchases_12m: Option<f64>,
+    /// Predicted value of the next 12 months' purchases (BG/NBD × Gamma-Gamma, discounted 1 %
+    /// a month), a decimal string in the store currency.
+    pub clv_12m: Option<String>,
+    /// When the next purchase is due (RFC 3339); null when none is expected within 12 months.
+    pub next_purchase_at: Option<String>,
+    /// RFM quintile scores, 1 (lowest) to 5 (best).
+    pub rfm: Option<RfmView>,
+    /// champions, loyal_customers, potential_loyalist, new_customers, promising,
+    /// need_attention, about_to_sleep, at_risk, cant_lose_them, hibernating or lost.
+    pub segment: Option<String>,
+    /// Among the store's top 5 % by spend.
+    pub vip: bool,
+    /// When these figures were computed (RFC 3339).
+    pub computed_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RfmView {
+    pub recency: u8,
+    pub frequency: u8,
+    pub monetary: u8,
+    /// `R-F-M`, e.g. `5-4-3`.
+    pub score: String,
+}
+
+impl CustomerAnalyticsView {
+    pub fn new(a: CustomerAnalytics, store_currency: Currency) -> Self {
+        CustomerAnalyticsView {
+            p_alive: a.p_alive,
+            predicted_purchases_12m: a.predicted_purchases_12m,
+            clv_12m: a.clv_12m_minor.map(|m| major(m, store_currency)),
+            next_purchase_at: a.next_purchase_at.map(|t| t.to_rfc3339()),
+            rfm: a.rfm.map(|r| RfmView {
+                recency: r.recency,
+                frequency: r.frequency,
+                monetary: r.monetary,
+                score: r.code(),
+            }),
+            segment: a.segment,
+            vip: a.vip,
+            computed_at: a.computed_at.to_rfc3339(),
+        }
+    }
 }
 
 impl CustomerView {
@@ -77,6 +133,7 @@ impl CustomerView {
             last_order_at: c.last_order_at.map(|t| t.to_rfc3339()),
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
+            analytics: c.analytics.map(|a| CustomerAnalyticsView::new(a, store_currency)),
         }
     }
 }

@@ -12,9 +12,13 @@ use futures::StreamExt;
 use regulars_domain::{
     parse_minor, ConsentChannel, CustomerId, FieldError, Permission, Role, Source, Timestamp, UserId,
 };
-use regulars_i18n::{format_date, format_datetime, format_money, format_number, text, text_with, Lang};
+use regulars_i18n::{
+    format_date, format_datetime, format_fraction, format_money, format_number, format_percent, text,
+    text_with, Lang,
+};
 use regulars_store::{
-    display_name, CustomerListing, CustomerQuery, CustomerSort, StoreError, StoreRecord, TimelineQuery,
+    display_name, CustomerAnalytics, CustomerListing, CustomerQuery, CustomerSort, Segment, StoreError,
+    StoreRecord, TimelineQuery,
 };
 use serde::Deserialize;
 
@@ -62,6 +66,10 @@ struct ListParams {
     #[serde(default)]
     manager: String,
     #[serde(default)]
+    segment: String,
+    #[serde(default)]
+    vip: String,
+    #[serde(default)]
     sort: String,
     #[serde(default)]
     dir: String,
@@ -85,6 +93,8 @@ impl ListParams {
             ("orders_max", &self.orders_max),
             ("source", &self.source),
             ("manager", &self.manager),
+            ("segment", &self.segment),
+            ("vip", &self.vip),
             ("sort", &self.sort),
             ("dir", &self.dir),
         ] {
@@ -160,6 +170,19 @@ impl ListParams {
             orders_max: count("orders_max", &self.orders_max)?,
             source,
             account_manager,
+            segment: opt(&self.segment).map(str::to_string),
+            vip: match opt(&self.vip) {
+                None => None,
+                Some("1" | "true" | "on") => Some(true),
+                Some("0" | "false") => Some(false),
+                Some(other) => {
+                    return Err(FieldError::new(
+                        "vip",
+                        "invalid_vip",
+                        format!("{other:?}: 1 or 0"),
+                    ));
+                }
+            },
             sort: opt(&self.sort)
                 .map(CustomerSort::parse)
                 .transpose()?
@@ -189,8 +212,29 @@ fn parse_params(raw: Option<&str>) -> Result<ListParams, FieldError> {
 
 /// A field named in an error, in the reader's words.
 fn field_error(lang: Lang, e: &FieldError) -> String {
-    let label = text(lang, &format!("customers-field-{}", e.field.replace('_', "-")));
+    let label = match e.field.as_str() {
+        "segment" => text(lang, "customer-analytics-segment"),
+        "vip" => text(lang, "customer-analytics-field-vip"),
+        field => text(lang, &format!("customers-field-{}", field.replace('_', "-"))),
+    };
     text_with(lang, "customers-bad-field", &[("field", &label)])
+}
+
+/// A segment's name in the reader's words, from its key (`at_risk`).
+pub fn segment_name(lang: Lang, key: &str) -> String {
+    text(lang, &format!("segment-{}", key.replace('_', "-")))
+}
+
+/// A sort's name in the reader's words.
+fn sort_label(lang: Lang, sort: CustomerSort) -> String {
+    match sort {
+        CustomerSort::Clv => text(lang, "customer-analytics-sort-clv"),
+        CustomerSort::PAlive => text(lang, "customer-analytics-sort-p-alive"),
+        other => text(
+            lang,
+            &format!("customers-sort-{}", other.as_str().replace('_', "-")),
+        ),
+    }
 }
 
 pub struct Row {
@@ -203,6 +247,9 @@ pub struct Row {
     pub last_order: String,
     pub tags: Vec<String>,
     pub consents: Vec<String>,
+    /// The RFM segment's name, empty before the store's analytics ran.
+    pub segment: String,
+    pub vip: bool,
 }
 
 pub struct Choice {
@@ -247,6 +294,9 @@ pub struct ListParamsView {
     pub consents: Vec<Choice>,
     pub sources: Vec<Choice>,
     pub managers: Vec<Choice>,
+    pub segment: String,
+    pub segments: Vec<Choice>,
+    pub vip: bool,
     pub sorts: Vec<Choice>,
     pub dirs: Vec<Choice>,
 }
@@ -287,6 +337,12 @@ fn listing_row(lang: Lang, store: &StoreRecord, base: &str, c: &CustomerListing)
             .unwrap_or_default(),
         tags: c.tags.clone(),
         consents,
+        segment: c
+            .segment
+            .as_deref()
+            .map(|k| segment_name(lang, k))
+            .unwrap_or_default(),
+        vip: c.vip,
     }
 }
 
@@ -349,7 +405,7 @@ async fn list(
             p.dir = String::new();
             (
                 format!("{base}/customers?{}", p.filter_query()),
-                text(lang, &format!("customers-sort-{}", s.as_str().replace('_', "-"))),
+                sort_label(lang, s),
                 params.sort.trim() == s.as_str()
                     || (params.sort.trim().is_empty() && s == CustomerSort::default()),
             )
@@ -402,13 +458,14 @@ async fn list(
     );
     let sort_options: Vec<(&str, String)> = CustomerSort::ALL
         .iter()
-        .map(|s| {
-            (
-                s.as_str(),
-                text(lang, &format!("customers-sort-{}", s.as_str().replace('_', "-"))),
-            )
-        })
+        .map(|s| (s.as_str(), sort_label(lang, *s)))
         .collect();
+    let mut segment_options = vec![("", text(lang, "customers-any"))];
+    segment_options.extend(
+        Segment::ALL
+            .iter()
+            .map(|s| (s.key(), segment_name(lang, s.key()))),
+    );
     let view = ListParamsView {
         q: params.q.clone(),
         tag: params.tag.clone(),
@@ -420,6 +477,9 @@ async fn list(
         orders_max: params.orders_max.clone(),
         consents: choices(&params.consent, &consent_options),
         sources: choices(&params.source, &source_options),
+        segment: params.segment.trim().to_string(),
+        segments: choices(&params.segment, &segment_options),
+        vip: matches!(params.vip.trim(), "1" | "true" | "on"),
         managers: choices(
             if params.manager.is_empty() {
                 "all"
@@ -617,6 +677,67 @@ pub struct NoteLine {
     pub body: String,
 }
 
+/// What the store's analytics say of the customer, in the reader's words.
+pub struct PredictionsPanel {
+    pub facts: Vec<Fact>,
+    pub vip: bool,
+    pub has_rfm: bool,
+    /// The store's purchase model could not be fitted: RFM only.
+    pub no_model: bool,
+    pub as_of: String,
+}
+
+impl PredictionsPanel {
+    fn new(lang: Lang, store: &StoreRecord, a: &CustomerAnalytics) -> PredictionsPanel {
+        let zone = store.timezone.0;
+        let fact = |label: &str, value: String| Fact {
+            label: text(lang, label),
+            value,
+        };
+        let mut facts = Vec::new();
+        if let Some(segment) = &a.segment {
+            facts.push(fact("customer-analytics-segment", segment_name(lang, segment)));
+        }
+        if let Some(p) = a.p_alive {
+            facts.push(fact("customer-analytics-p-alive", format_percent(lang, p)));
+        }
+        if let Some(n) = a.predicted_purchases_12m {
+            facts.push(fact(
+                "customer-analytics-predicted-purchases",
+                format_fraction(lang, n, 1),
+            ));
+        }
+        if let Some(clv) = a.clv_12m_minor {
+            facts.push(fact(
+                "customer-analytics-clv",
+                format_money(lang, clv, store.currency),
+            ));
+        }
+        if a.p_alive.is_some() {
+            facts.push(fact(
+                "customer-analytics-next-purchase",
+                a.next_purchase_at
+                    .map(|t| format_date(lang, t, zone))
+                    .unwrap_or_else(|| text(lang, "customer-analytics-next-purchase-none")),
+            ));
+        }
+        if let Some(rfm) = a.rfm {
+            facts.push(fact("customer-analytics-rfm", rfm.code()));
+        }
+        PredictionsPanel {
+            facts,
+            vip: a.vip,
+            has_rfm: a.rfm.is_some(),
+            no_model: a.p_alive.is_none(),
+            as_of: text_with(
+                lang,
+                "customer-analytics-as-of",
+                &[("time", &format_datetime(lang, a.computed_at, zone))],
+            ),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "customer.html")]
 pub struct ProfilePage {
@@ -634,6 +755,7 @@ pub struct ProfilePage {
     pub all_orders_href: String,
     pub timeline: Vec<TimelineLine>,
     pub notes: Vec<NoteLine>,
+    pub predictions: Option<PredictionsPanel>,
     pub tags: Vec<String>,
     pub tags_text: String,
     pub can_edit: bool,
@@ -874,6 +996,10 @@ async fn profile(
         orders,
         timeline,
         notes,
+        predictions: customer
+            .analytics
+            .as_ref()
+            .map(|a| PredictionsPanel::new(lang, &store, a)),
         tags_text: customer.tags.join(", "),
         tags: customer.tags,
         can_edit: role.can(Permission::EditCustomers),

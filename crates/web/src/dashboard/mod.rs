@@ -2,6 +2,7 @@
 //! binary, signed in with server-side sessions.
 
 mod account;
+mod analytics;
 mod customers;
 mod imports;
 mod orders;
@@ -50,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(customers::routes())
         .merge(orders::routes())
+        .merge(analytics::routes())
         .merge(imports::routes())
         .merge(settings::routes())
 }

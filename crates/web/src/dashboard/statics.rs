@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-const FILES: [(&str, &str, &[u8]); 6] = [
+const FILES: [(&str, &str, &[u8]); 8] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -15,6 +15,16 @@ const FILES: [(&str, &str, &[u8]); 6] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/app.js"),
+    ),
+    (
+        "analytics.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/analytics.css"),
+    ),
+    (
+        "analytics.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/analytics.js"),
     ),
     (
         "vendor/htmx-2.0.11.min.js",

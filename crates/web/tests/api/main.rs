@@ -3,7 +3,9 @@
 mod helpers;
 mod staff;
 
+mod analytics;
 mod api_orders;
+mod customer_analytics;
 mod customers;
 mod dashboard;
 mod idempotency;

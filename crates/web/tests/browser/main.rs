@@ -1,6 +1,7 @@
 //! The dashboard in a real headless Chromium (Debian's chromium and chromium-driver), driven
 //! through WebDriver. Screenshots of each page land in `target/screenshots/`.
 
+mod analytics;
 mod customers;
 mod harness;
 mod import;

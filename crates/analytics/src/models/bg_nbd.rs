@@ -3,11 +3,9 @@
 //! While active a customer buys at rate λ ~ Gamma(r, α); after each purchase they drop out
 //! with probability p ~ Beta(a, b).
 
-use super::fitting::{
-    finish, index_times, rescaled, solve, total_log_likelihood, unscaled_log_likelihood, PenalisedMean,
-};
-use super::{check_rows, Fit, FitError, FitOptions, PurchaseModel};
-use crate::dual::{log_add_exp, Dual, Real};
+use super::beta_geometric::{self, FrequencyTerms};
+use super::{Fit, FitError, FitOptions, PurchaseModel};
+use crate::dual::{log_add_exp, Real};
 use crate::special::{hyp2f1_scaled, ln_beta, ln_gamma, softplus};
 use crate::{History, Weighted};
 use serde::{Deserialize, Serialize};
@@ -20,19 +18,9 @@ pub struct BgNbd {
     pub b: f64,
 }
 
-/// The parts of one customer's log-likelihood that depend only on x (computed once per
-/// distinct frequency while summing sorted rows).
-struct FrequencyTerms<T> {
-    x: f64,
-    /// r + x
-    rx: T,
-    /// ln Γ(r+x) − ln Γ(r) + ln B(a, b+x) − ln B(a, b)
-    common: T,
-    /// ln a − ln(b + x − 1): the dropped-out-after-the-last-purchase branch (x > 0 only)
-    dropout: T,
-}
-
-fn frequency_terms<T: Real>(r: T, ln_alpha: T, a: T, b: T, x: f64) -> FrequencyTerms<T> {
+/// The terms of x alone: ln Γ(r+x) − ln Γ(r) + ln B(a, b+x) − ln B(a, b) + r ln α, and ln a − ln(b+x−1) for the
+/// dropped-out-after-the-last-purchase branch (x > 0 only).
+pub(crate) fn frequency_terms<T: Real>(r: T, ln_alpha: T, a: T, b: T, x: f64) -> FrequencyTerms<T> {
     let common = (r + T::cst(x)).ln_gamma() - r.ln_gamma() + (a + b).ln_gamma() + (b + T::cst(x)).ln_gamma()
         - b.ln_gamma()
         - (a + b + T::cst(x)).ln_gamma();
@@ -50,7 +38,7 @@ fn frequency_terms<T: Real>(r: T, ln_alpha: T, a: T, b: T, x: f64) -> FrequencyT
 }
 
 /// Equation (6) of the paper in log space, given ln(α+T) and ln(α+t_x).
-fn row_log_likelihood<T: Real>(terms: &FrequencyTerms<T>, ln_age: T, ln_recency: T) -> T {
+pub(crate) fn row_log_likelihood<T: Real>(terms: &FrequencyTerms<T>, ln_age: T, ln_recency: T) -> T {
     let alive = -(terms.rx * ln_age);
     let tail = if terms.x > 0.0 {
         log_add_exp(alive, terms.dropout - terms.rx * ln_recency)
@@ -60,77 +48,16 @@ fn row_log_likelihood<T: Real>(terms: &FrequencyTerms<T>, ln_age: T, ln_recency:
     terms.common + tail
 }
 
-/// Σ weight × log-likelihood over rows sorted by frequency whose times are indices into
-/// `times` (see `index_times`).
-pub(crate) fn chunk_log_likelihood<T: Real>(params: &[T; 4], rows: &[Weighted], times: &[f64]) -> T {
-    let [r, alpha, a, b] = *params;
-    let ln_alpha = alpha.ln();
-    // Continuous-time data has about as many distinct times as rows: look those up per row.
-    let tabulate = times.len() <= rows.len();
-    let ln_times: Vec<T> = if tabulate {
-        times.iter().map(|&u| (alpha + T::cst(u)).ln()).collect()
-    } else {
-        Vec::new()
-    };
-    let ln_time = |i: f64| {
-        if tabulate {
-            ln_times[i as usize]
-        } else {
-            (alpha + T::cst(times[i as usize])).ln()
-        }
-    };
-    let mut total = T::cst(0.0);
-    let mut terms: Option<FrequencyTerms<T>> = None;
-    for row in rows {
-        let x = row.history.frequency;
-        if terms.as_ref().is_none_or(|t| t.x != x) {
-            terms = Some(frequency_terms(r, ln_alpha, a, b, x));
-        }
-        let terms = terms.as_ref().expect("set above");
-        let ln_age = ln_time(row.history.age);
-        let ln_recency = ln_time(row.history.recency);
-        total = total + row_log_likelihood(terms, ln_age, ln_recency).scale(row.weight);
-    }
-    total
-}
-
 impl BgNbd {
     /// Maximum-likelihood fit on compressed histories (see [`crate::compress`]).
     pub fn fit(rows: &[Weighted], options: &FitOptions) -> Result<Fit<Self>, FitError> {
-        let total_weight = check_rows(rows)?;
-        let (scaled, scale) = rescaled(rows);
-        let (times, indexed) = index_times(&scaled);
-        let objective = PenalisedMean {
-            rows: &indexed,
-            total_weight,
-            penalizer: options.penalizer,
-            chunk_log_likelihood: |params: &[Dual<4>; 4], chunk: &[Weighted]| {
-                chunk_log_likelihood(params, chunk, &times)
-            },
-        };
-        let (minimum, [r, alpha, a, b], errors) = solve(&objective, [0.1; 4], options, total_weight)?;
-        let model = BgNbd {
-            r,
-            alpha: alpha / scale,
-            a,
-            b,
-        };
-        let parameters = [model.r, model.alpha, model.a, model.b];
-        let scaled_ll = total_log_likelihood(
-            minimum.value,
-            &[r, alpha, a, b],
-            objective.penalizer,
-            total_weight,
-        );
-        let log_likelihood = unscaled_log_likelihood(scaled_ll, rows, scale);
-        Ok(finish(
-            model,
-            &parameters,
-            errors,
-            log_likelihood,
-            total_weight,
-            minimum.iterations,
-        ))
+        beta_geometric::fit(
+            rows,
+            options,
+            frequency_terms,
+            row_log_likelihood,
+            |[r, alpha, a, b]| BgNbd { r, alpha, a, b },
+        )
     }
 
     /// P(X(t) = n) for a randomly chosen new customer (equation (8) of the paper).

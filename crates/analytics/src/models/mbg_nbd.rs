@@ -3,12 +3,10 @@
 //! As BG/NBD, but a customer may also drop out at time zero, right after the first purchase,
 //! so customers without repeat purchases are not all assumed alive.
 
+use super::beta_geometric::{self, FrequencyTerms};
 use super::bg_nbd::median_wait;
-use super::fitting::{
-    finish, index_times, rescaled, solve, total_log_likelihood, unscaled_log_likelihood, PenalisedMean,
-};
-use super::{check_rows, Fit, FitError, FitOptions, PurchaseModel};
-use crate::dual::{Dual, Real};
+use super::{Fit, FitError, FitOptions, PurchaseModel};
+use crate::dual::Real;
 use crate::special::{hyp2f1_scaled, ln_beta, ln_gamma, softplus};
 use crate::{History, Weighted};
 use serde::{Deserialize, Serialize};
@@ -21,17 +19,9 @@ pub struct MbgNbd {
     pub b: f64,
 }
 
-struct FrequencyTerms<T> {
-    x: f64,
-    /// r + x
-    rx: T,
-    /// ln Γ(r+x) − ln Γ(r) + ln B(a, b+x+1) − ln B(a, b)
-    common: T,
-    /// ln a − ln(b + x)
-    dropout: T,
-}
-
-fn frequency_terms<T: Real>(r: T, ln_alpha: T, a: T, b: T, x: f64) -> FrequencyTerms<T> {
+/// The terms of x alone: ln Γ(r+x) − ln Γ(r) + ln B(a, b+x+1) − ln B(a, b) + r ln α, and ln a − ln(b+x) for the
+/// dropped-out branch.
+pub(crate) fn frequency_terms<T: Real>(r: T, ln_alpha: T, a: T, b: T, x: f64) -> FrequencyTerms<T> {
     let common =
         (r + T::cst(x)).ln_gamma() - r.ln_gamma() + (a + b).ln_gamma() + (b + T::cst(x + 1.0)).ln_gamma()
             - b.ln_gamma()
@@ -45,81 +35,20 @@ fn frequency_terms<T: Real>(r: T, ln_alpha: T, a: T, b: T, x: f64) -> FrequencyT
 }
 
 /// The log-likelihood given ln(α+T) and ln(α+t_x).
-fn row_log_likelihood<T: Real>(terms: &FrequencyTerms<T>, ln_age: T, ln_recency: T) -> T {
+pub(crate) fn row_log_likelihood<T: Real>(terms: &FrequencyTerms<T>, ln_age: T, ln_recency: T) -> T {
     terms.common - terms.rx * ln_age + (terms.dropout + terms.rx * (ln_age - ln_recency)).softplus()
-}
-
-/// Σ weight × log-likelihood over rows sorted by frequency whose times are indices into
-/// `times` (see `index_times`).
-pub(crate) fn chunk_log_likelihood<T: Real>(params: &[T; 4], rows: &[Weighted], times: &[f64]) -> T {
-    let [r, alpha, a, b] = *params;
-    let ln_alpha = alpha.ln();
-    // Continuous-time data has about as many distinct times as rows: look those up per row.
-    let tabulate = times.len() <= rows.len();
-    let ln_times: Vec<T> = if tabulate {
-        times.iter().map(|&u| (alpha + T::cst(u)).ln()).collect()
-    } else {
-        Vec::new()
-    };
-    let ln_time = |i: f64| {
-        if tabulate {
-            ln_times[i as usize]
-        } else {
-            (alpha + T::cst(times[i as usize])).ln()
-        }
-    };
-    let mut total = T::cst(0.0);
-    let mut terms: Option<FrequencyTerms<T>> = None;
-    for row in rows {
-        let x = row.history.frequency;
-        if terms.as_ref().is_none_or(|t| t.x != x) {
-            terms = Some(frequency_terms(r, ln_alpha, a, b, x));
-        }
-        let terms = terms.as_ref().expect("set above");
-        let ln_age = ln_time(row.history.age);
-        let ln_recency = ln_time(row.history.recency);
-        total = total + row_log_likelihood(terms, ln_age, ln_recency).scale(row.weight);
-    }
-    total
 }
 
 impl MbgNbd {
     /// Maximum-likelihood fit on compressed histories (see [`crate::compress`]).
     pub fn fit(rows: &[Weighted], options: &FitOptions) -> Result<Fit<Self>, FitError> {
-        let total_weight = check_rows(rows)?;
-        let (scaled, scale) = rescaled(rows);
-        let (times, indexed) = index_times(&scaled);
-        let objective = PenalisedMean {
-            rows: &indexed,
-            total_weight,
-            penalizer: options.penalizer,
-            chunk_log_likelihood: |params: &[Dual<4>; 4], chunk: &[Weighted]| {
-                chunk_log_likelihood(params, chunk, &times)
-            },
-        };
-        let (minimum, [r, alpha, a, b], errors) = solve(&objective, [0.1; 4], options, total_weight)?;
-        let model = MbgNbd {
-            r,
-            alpha: alpha / scale,
-            a,
-            b,
-        };
-        let parameters = [model.r, model.alpha, model.a, model.b];
-        let scaled_ll = total_log_likelihood(
-            minimum.value,
-            &[r, alpha, a, b],
-            objective.penalizer,
-            total_weight,
-        );
-        let log_likelihood = unscaled_log_likelihood(scaled_ll, rows, scale);
-        Ok(finish(
-            model,
-            &parameters,
-            errors,
-            log_likelihood,
-            total_weight,
-            minimum.iterations,
-        ))
+        beta_geometric::fit(
+            rows,
+            options,
+            frequency_terms,
+            row_log_likelihood,
+            |[r, alpha, a, b]| MbgNbd { r, alpha, a, b },
+        )
     }
 
     /// P(X(t) = n) for a randomly chosen new customer.

@@ -6,6 +6,7 @@
 //! mean the same thing in both libraries). Standard errors come from the inverse Hessian of the
 //! log-likelihood at the optimum.
 
+mod beta_geometric;
 pub mod bg_nbd;
 pub mod gamma_gamma;
 pub mod mbg_nbd;
@@ -385,8 +386,13 @@ mod tests {
                 ages.iter().map(|&(x, share, t)| if x == 0 { (0.0, 0.0, t) } else { (x as f64, share * t, t) }).collect();
             let data = rows(&histories);
             let (times, indexed) = super::fitting::index_times(&data);
-            check_gradient(theta, &indexed, |p, c| super::bg_nbd::chunk_log_likelihood(p, c, &times));
-            check_gradient(theta, &indexed, |p, c| super::mbg_nbd::chunk_log_likelihood(p, c, &times));
+            use super::{beta_geometric, bg_nbd, mbg_nbd};
+            check_gradient(theta, &indexed, |p, c| {
+                beta_geometric::chunk_log_likelihood(p, c, &times, bg_nbd::frequency_terms, bg_nbd::row_log_likelihood)
+            });
+            check_gradient(theta, &indexed, |p, c| {
+                beta_geometric::chunk_log_likelihood(p, c, &times, mbg_nbd::frequency_terms, mbg_nbd::row_log_likelihood)
+            });
             check_gradient(theta, &data, super::pareto_nbd::chunk_log_likelihood);
         }
     }

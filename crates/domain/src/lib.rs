@@ -6,6 +6,7 @@
 //! and nothing touches a database or the network.
 
 mod access;
+mod cart;
 mod contact;
 mod customer;
 mod error;
@@ -16,6 +17,7 @@ mod order;
 mod time;
 
 pub use access::{Permission, Role};
+pub use cart::{Cart, CartLine, Discount};
 pub use contact::{Email, Phone};
 pub use customer::{split_tags, Birthday, ConsentChange, ConsentChannel, CustomerInput, EventInput};
 pub use error::FieldError;

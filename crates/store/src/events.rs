@@ -1,6 +1,8 @@
 //! The customer timeline: one row per thing that happened, deduplicated by a stable key so a
 //! replayed webhook or import never adds the same event twice.
 
+use std::collections::HashSet;
+
 use regulars_domain::{new_id, CustomerId, CustomerInput, EventInput, Source, StoreId, Timestamp};
 use sea_query::{Expr, OnConflict, Order, Query};
 use serde::Serialize;
@@ -57,7 +59,14 @@ pub(crate) async fn insert_events(
                 json_text(&e.data).into(),
             ]);
         }
-        inserted += tx.execute(&q).await?;
+        q.returning_col(Events::DedupeKey);
+        // Only the events that are new here are announced to webhook endpoints.
+        let new_keys: HashSet<String> = tx.fetch_all::<(String,)>(&q).await?.into_iter().map(|(k,)| k).collect();
+        inserted += new_keys.len() as u64;
+        if !new_keys.is_empty() {
+            let fresh: Vec<&NewEvent> = chunk.iter().filter(|e| new_keys.contains(&e.dedupe_key)).collect();
+            crate::outbound::enqueue_for_events(tx, store, &fresh).await?;
+        }
     }
     Ok(inserted)
 }

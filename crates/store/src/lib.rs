@@ -6,6 +6,7 @@
 
 mod analytics;
 mod analytics_reports;
+mod coupons;
 mod customers;
 mod db;
 mod directory;
@@ -14,6 +15,7 @@ mod idempotency;
 mod imports;
 mod login_links;
 mod orders;
+mod outbound;
 mod overview;
 mod people;
 mod profile;

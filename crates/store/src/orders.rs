@@ -10,6 +10,7 @@ use regulars_domain::{
 use sea_query::{Expr, OnConflict, Order, Query, SimpleExpr};
 use serde::Serialize;
 
+use crate::coupons::WrittenOrder;
 use crate::customers::{refresh_aggregates, upsert_customers};
 use crate::events::{insert_events, NewEvent};
 use crate::rollups;
@@ -498,6 +499,18 @@ impl Tx {
         rollups::apply_bucket_changes(self, store.id, &counted_before, &counted_after).await?;
         upsert_products(self, &store_key, products).await?;
         insert_events(self, store.id, &events, now).await?;
+        let written: Vec<WrittenOrder> = plans
+            .iter()
+            .map(|(id, customer, _, plan)| {
+                let (Plan::Insert(o) | Plan::Update(o)) = plan;
+                WrittenOrder {
+                    id,
+                    customer_id: customer.as_deref(),
+                    input: o,
+                }
+            })
+            .collect();
+        crate::coupons::on_orders_written(self, store, &written).await?;
         refresh_aggregates(self, store.id, store.currency.code(), &touched_customers).await?;
         crate::analytics::refresh_customers(self, store, &touched_customers).await?;
         Ok(results)
@@ -575,6 +588,8 @@ impl Tx {
             now,
         )
         .await?;
+        let fully_refunded = order.refunded_total + refund.amount >= order.total;
+        crate::coupons::on_order_refunded(self, store, &order.id, fully_refunded).await?;
         if let Some(c) = order.customer_id {
             let touched = HashSet::from([c]);
             refresh_aggregates(self, store.id, store.currency.code(), &touched).await?;

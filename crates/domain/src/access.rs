@@ -35,6 +35,10 @@ pub enum Permission {
     ManagePeople,
     /// Set the retention KPIs' targets and enter marketing spend (Analytics).
     SetGoals,
+    /// The loyalty program's rules, tiers and rewards catalog.
+    ManageLoyalty,
+    /// Credit or debit a customer's points by hand (always with a reason; audited).
+    AdjustPoints,
 }
 
 impl Role {
@@ -80,9 +84,9 @@ impl Role {
             Role::Owner | Role::Admin => true,
             Role::Marketer => matches!(
                 permission,
-                Read | EditCustomers | ExportCustomers | Import | SetGoals
+                Read | EditCustomers | ExportCustomers | Import | SetGoals | ManageLoyalty
             ),
-            Role::Support => matches!(permission, Read | EditCustomers),
+            Role::Support => matches!(permission, Read | EditCustomers | AdjustPoints),
             Role::AccountManager => matches!(permission, Read | EditCustomers | AssignAccountManager),
             Role::Viewer => matches!(permission, Read),
         }
@@ -125,6 +129,11 @@ mod tests {
         assert!(Role::Marketer.can(Permission::Import));
         assert!(!Role::Support.can(Permission::Import));
         assert!(Role::AccountManager.can(Permission::AssignAccountManager));
+        assert!(
+            Role::Marketer.can(Permission::ManageLoyalty) && !Role::Marketer.can(Permission::AdjustPoints)
+        );
+        assert!(Role::Support.can(Permission::AdjustPoints) && !Role::Support.can(Permission::ManageLoyalty));
+        assert!(!Role::Viewer.can(Permission::AdjustPoints));
         assert!(!Role::Admin.may_grant(Role::Owner));
         assert!(Role::Owner.may_grant(Role::Owner));
         assert!(!Role::Marketer.may_grant(Role::Viewer));

@@ -40,7 +40,11 @@ impl Cart {
     /// Refuses carts no checkout could have: negative amounts, zero quantities.
     pub fn validate(&self) -> Result<(), FieldError> {
         if self.shipping < 0 {
-            return Err(FieldError::new("cart.shipping", "negative_amount", "shipping cannot be negative"));
+            return Err(FieldError::new(
+                "cart.shipping",
+                "negative_amount",
+                "shipping cannot be negative",
+            ));
         }
         for (i, line) in self.lines.iter().enumerate() {
             if line.quantity <= 0 {
@@ -68,12 +72,20 @@ impl Cart {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Discount {
     /// A fixed amount off the cart, minor units of the store's currency.
-    Fixed { amount: i64 },
+    Fixed {
+        amount: i64,
+    },
     /// A share of the cart off, in basis points (1,000 = 10 %).
-    Percent { basis_points: i64 },
+    Percent {
+        basis_points: i64,
+    },
     FreeShipping,
     /// One unit of a product free (by SKU).
-    FreeProduct { sku: String },
+    FreeProduct {
+        sku: String,
+    },
     /// Something given beside the order (a sample, a tote bag): described, not priced.
-    Gift { description: String },
+    Gift {
+        description: String,
+    },
 }

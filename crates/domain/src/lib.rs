@@ -8,10 +8,12 @@
 mod access;
 mod cart;
 mod contact;
+mod coupon;
 mod customer;
 mod error;
 mod ids;
 mod locale;
+pub mod loyalty;
 mod money;
 mod order;
 mod time;
@@ -19,6 +21,10 @@ mod time;
 pub use access::{Permission, Role};
 pub use cart::{Cart, CartLine, Discount};
 pub use contact::{Email, Phone};
+pub use coupon::{
+    check_coupon, check_discount, evaluate_cart, normalize_code, CodeGenerator, CodeInCart, CouponRules,
+    CouponScope, Refusal, Usage, DEFAULT_CHARSET, DEFAULT_CODE_LENGTH, MAX_CODE_CHARS, MIN_CODE_CHARS,
+};
 pub use customer::{split_tags, Birthday, ConsentChange, ConsentChannel, CustomerInput, EventInput};
 pub use error::FieldError;
 pub use ids::{new_id, ApiKeyId, CustomerId, OrderId, Source, StoreId, UserId};

@@ -96,6 +96,22 @@ impl Lang {
                         "analytics",
                         include_str!(concat!("../locales/", $code, "/analytics.ftl")),
                     ),
+                    (
+                        "loyalty",
+                        include_str!(concat!("../locales/", $code, "/loyalty.ftl")),
+                    ),
+                    (
+                        "coupons",
+                        include_str!(concat!("../locales/", $code, "/coupons.ftl")),
+                    ),
+                    (
+                        "webhooks",
+                        include_str!(concat!("../locales/", $code, "/webhooks.ftl")),
+                    ),
+                    (
+                        "loyalty_page",
+                        include_str!(concat!("../locales/", $code, "/loyalty_page.ftl")),
+                    ),
                 ]
             };
         }
@@ -109,7 +125,18 @@ impl Lang {
 }
 
 /// The areas with a Fluent file of their own in every language.
-const AREAS: [&str; 6] = ["main", "customers", "orders", "imports", "settings", "analytics"];
+const AREAS: [&str; 10] = [
+    "main",
+    "customers",
+    "orders",
+    "imports",
+    "settings",
+    "analytics",
+    "loyalty",
+    "webhooks",
+    "coupons",
+    "loyalty_page",
+];
 
 struct Catalog {
     bundles: Vec<(Lang, FluentBundle<FluentResource>)>,

@@ -123,6 +123,7 @@ pub async fn run<R: BufRead>(
         db,
         store,
         keep: plan.keep_rejections,
+        credit_points: plan.credit_points,
         summary: &mut summary,
         progress,
     };
@@ -156,6 +157,7 @@ struct Import<'a, P> {
     db: &'a Db,
     store: &'a StoreRecord,
     keep: usize,
+    credit_points: bool,
     summary: &'a mut Summary,
     progress: &'a mut P,
 }
@@ -257,7 +259,10 @@ impl<P: Progress> Import<'_, P> {
         if batch.is_empty() {
             return Ok(());
         }
-        let written = self.db.upsert_orders(self.store, batch, "import").await?;
+        let written = self
+            .db
+            .upsert_orders_crediting(self.store, batch, "import", self.credit_points)
+            .await?;
         for w in written {
             self.summary.count(w.outcome);
         }

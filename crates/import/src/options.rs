@@ -136,6 +136,8 @@ fn given(value: &Option<String>) -> Option<&str> {
 pub struct Plan {
     pub(crate) reading: Reading,
     pub(crate) keep_rejections: usize,
+    /// Whether orders placed before the loyalty program began earn points.
+    pub(crate) credit_points: bool,
 }
 
 /// How the file is read.
@@ -161,7 +163,15 @@ impl Plan {
         Ok(Plan {
             reading,
             keep_rejections: usize::MAX,
+            credit_points: false,
         })
+    }
+
+    /// Credits loyalty points for the file's orders even when they were placed before the
+    /// program began (orders placed since always earn).
+    pub fn credit_points(mut self, credit: bool) -> Plan {
+        self.credit_points = credit;
+        self
     }
 
     /// Keeps at most `n` rejections in the summary (all are still counted).

@@ -14,6 +14,28 @@ pub struct Config {
     pub dashboard: DashboardSettings,
     pub log: LogConfig,
     pub analytics: AnalyticsConfig,
+    pub webhooks: WebhooksConfig,
+    pub loyalty: LoyaltyConfig,
+}
+
+/// The loyalty program's nightly job (expiry, reminders, tiers, birthdays) and ledger check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoyaltyConfig {
+    /// `serve` runs the job this often (0: never; `regulars loyalty nightly` still does).
+    pub nightly_every_hours: u64,
+    /// …the first time this many seconds after start-up.
+    pub first_nightly_after_secs: u64,
+}
+
+/// Outgoing webhooks: the worker inside `serve` and the rules for endpoint URLs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhooksConfig {
+    /// Let endpoints point at loopback, private (RFC 1918), link-local and other reserved
+    /// addresses, over plain http too. Off: a store's endpoint could otherwise reach this
+    /// server's own network (SSRF).
+    pub allow_private_targets: bool,
+    /// How often an idle worker looks for due messages, in milliseconds.
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +102,14 @@ impl Default for Config {
                 refit_every_hours: 24,
                 first_refit_after_secs: 60,
             },
+            webhooks: WebhooksConfig {
+                allow_private_targets: false,
+                poll_interval_ms: 1000,
+            },
+            loyalty: LoyaltyConfig {
+                nightly_every_hours: 24,
+                first_nightly_after_secs: 120,
+            },
         }
     }
 }
@@ -126,6 +156,27 @@ mod tests {
             assert_eq!(c.log.level, "info");
             assert_eq!(c.analytics.refit_every_hours, 6);
             assert_eq!(c.analytics.first_refit_after_secs, 60);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
+    fn webhooks_refuse_private_targets_unless_configured() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| *e)?;
+            assert!(!c.webhooks.allow_private_targets);
+            assert_eq!(c.webhooks.poll_interval_ms, 1000);
+            jail.create_file(
+                "regulars.toml",
+                "[webhooks]\nallow_private_targets = true\npoll_interval_ms = 250\n",
+            )?;
+            let c = Config::load(Some(Path::new("regulars.toml"))).map_err(|e| *e)?;
+            assert!(c.webhooks.allow_private_targets);
+            assert_eq!(c.webhooks.poll_interval_ms, 250);
+            jail.set_env("REGULARS__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "false");
+            let c = Config::load(Some(Path::new("regulars.toml"))).map_err(|e| *e)?;
+            assert!(!c.webhooks.allow_private_targets);
             Ok(())
         });
     }

@@ -5,9 +5,14 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
+use regulars_domain::loyalty::{
+    Action, ActionRule, BirthdayPerk, Cap, EarnRule, Period, Program, Rounding, ShippingPerk, Tier,
+    TierBenefits, TierLadder, TierMetric,
+};
+use regulars_domain::Discount;
 use regulars_domain::{Email, Role, Source, TimeZone, Timestamp};
 use regulars_sample::{demo_dataset, demo_spend, demo_stores};
-use regulars_store::{Db, StoreRecord};
+use regulars_store::{Db, RewardInput, StoreRecord};
 
 /// Loads the sample stores unless the database has stores already, then creates a fresh API
 /// key for each (keys are stored hashed, so old ones cannot be shown again). Returns the text
@@ -28,9 +33,18 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
                 .into_iter()
                 .map(|s| Ok((s.channel, regulars_store::parse_month(&s.month)?, s.amount_minor)))
                 .collect::<Result<Vec<_>, regulars_domain::FieldError>>()?;
+            // The loyalty program runs from the start, so the sample history earns points.
+            db.set_loyalty_program(store.id, &demo_program(store.currency), "demo")
+                .await?;
+            let mut tx = db.begin().await?;
+            for reward in demo_rewards(store.currency) {
+                tx.create_reward(store.id, &reward).await?;
+            }
+            tx.commit().await?;
             load(db, &store, data)
                 .await
                 .with_context(|| format!("loading {}", spec.name))?;
+            db.run_loyalty_nightly(&store, now).await?;
             db.insert_marketing_spend(store.id, &spend).await?;
             stores.push(store);
         }
@@ -129,8 +143,137 @@ async fn load(db: &Db, store: &StoreRecord, data: regulars_sample::DemoData) -> 
         .collect();
     tx.upsert_customers(store.id, &customers, "demo").await?;
     for chunk in data.orders.chunks(2_000) {
-        tx.upsert_orders(store, chunk, "demo").await?;
+        tx.upsert_orders_crediting(store, chunk, "demo", true).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// One major unit of `currency` in minor units (a rupee, a dram, a dollar).
+fn major(currency: regulars_domain::Currency) -> i64 {
+    10i64.pow(currency.exponent())
+}
+
+/// A program a shop might run: a point per ₹10 (per 100 dram, per $1), a two-week return
+/// window, points for a year, three tiers on points earned over a year, action points.
+fn demo_program(currency: regulars_domain::Currency) -> Program {
+    let per_minor = match currency.code() {
+        "INR" => 10 * major(currency),
+        "AMD" => 100 * major(currency),
+        _ => major(currency),
+    };
+    let tier = |id: &str, name: &str, threshold: i64, benefits: TierBenefits| Tier {
+        id: id.into(),
+        name: name.into(),
+        threshold,
+        benefits,
+    };
+    Program {
+        enabled: true,
+        earn: EarnRule {
+            points: 1,
+            per_minor,
+            rounding: Rounding::Down,
+            exclude_shipping: true,
+            exclude_tax: true,
+        },
+        actions: vec![
+            ActionRule {
+                action: Action::SignUp,
+                points: 50,
+                cap: None,
+            },
+            ActionRule {
+                action: Action::Birthday,
+                points: 200,
+                cap: None,
+            },
+            ActionRule {
+                action: Action::Review,
+                points: 25,
+                cap: Some(Cap {
+                    count: 4,
+                    period: Period::Month,
+                }),
+            },
+        ],
+        tiers: TierLadder {
+            metric: TierMetric::PointsEarned,
+            window_days: Some(365),
+            levels: vec![
+                tier("silver", "Silver", 300, TierBenefits::default()),
+                tier(
+                    "gold",
+                    "Gold",
+                    1_000,
+                    TierBenefits {
+                        earn_percent: 125,
+                        birthday_discount_bp: Some(1_500),
+                        ..TierBenefits::default()
+                    },
+                ),
+                tier(
+                    "platinum",
+                    "Platinum",
+                    3_000,
+                    TierBenefits {
+                        earn_percent: 150,
+                        free_shipping: true,
+                        discount_bp: Some(500),
+                        early_access: true,
+                        ..TierBenefits::default()
+                    },
+                ),
+            ],
+        },
+        pending_days: 14,
+        expiry_days: Some(365),
+        expiry_warning_days: 14,
+        value_per_100_points_minor: per_minor,
+        shipping: ShippingPerk {
+            free_over_minor: Some(per_minor * 100),
+            flat_rate_minor: None,
+        },
+        birthday: BirthdayPerk {
+            discount_bp: 1_000,
+            window_days: 7,
+        },
+        ..Program::default()
+    }
+}
+
+fn demo_rewards(currency: regulars_domain::Currency) -> Vec<RewardInput> {
+    let unit = match currency.code() {
+        "INR" => 100 * major(currency),
+        "AMD" => 2_000 * major(currency),
+        _ => 5 * major(currency),
+    };
+    let reward = |name: &str, discount: Discount, points_cost: i64| RewardInput {
+        name: name.into(),
+        description: None,
+        discount,
+        points_cost,
+        min_tier: None,
+        per_customer_limit: None,
+        stock: None,
+        coupon_valid_days: Some(60),
+        minimum_spend_minor: 0,
+        active: true,
+    };
+    vec![
+        reward("Free shipping", Discount::FreeShipping, 100),
+        reward("Money off", Discount::Fixed { amount: unit }, 200),
+        reward("10 % off", Discount::Percent { basis_points: 1_000 }, 350),
+        RewardInput {
+            min_tier: Some("gold".into()),
+            stock: Some(50),
+            ..reward(
+                "Gift: tote bag",
+                Discount::Gift {
+                    description: "Handwoven tote bag".into(),
+                },
+                500,
+            )
+        },
+    ]
 }

@@ -3,6 +3,7 @@
 mod analyze;
 mod config;
 mod demo;
+mod loyalty;
 mod refit;
 mod user;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use regulars_domain::{Currency, Locale, Source, StoreId, TimeZone};
+use regulars_domain::{Currency, Locale, Source, StoreId, TimeZone, Timestamp};
 use regulars_import::{Kind, Plan, TransactionSettings};
 use regulars_store::Db;
 
@@ -70,6 +71,28 @@ enum Command {
     /// Retention analytics on a transaction file (no database): CLV models, RFM, cohorts.
     #[command(subcommand)]
     Analyze(analyze::AnalyzeCommand),
+    /// The loyalty program's jobs.
+    #[command(subcommand)]
+    Loyalty(LoyaltyCommand),
+    /// Verify the points ledger of every store (or one): recomputes every kept figure from the
+    /// entries, prints JSON, exits non-zero on drift.
+    Check {
+        #[arg(long)]
+        store: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoyaltyCommand {
+    /// Run the nightly job now: release expired holds, expire points, send expiry reminders,
+    /// re-evaluate tiers and give birthday points. Safe to run again.
+    Nightly {
+        #[arg(long)]
+        store: Option<String>,
+        /// Run as of this moment (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +192,10 @@ struct ImportArgs {
     /// Exit 0 even if rows were rejected (they are still listed).
     #[arg(long)]
     allow_errors: bool,
+    /// Credit loyalty points for orders placed before the program began (orders placed since
+    /// always earn; without this flag past orders are history only).
+    #[arg(long)]
+    credit_points: bool,
     /// Transactions: the customer column (a header name, or a 0-based number).
     #[arg(long)]
     customer_col: Option<String>,
@@ -277,6 +304,47 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             println!("{}", serde_json::to_string_pretty(&reports)?);
         }
+        Command::Loyalty(LoyaltyCommand::Nightly { store, at }) => {
+            let db = connect(&config.database.url).await?;
+            let now = match at {
+                Some(at) => Timestamp::parse_rfc3339(&at).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+                None => Timestamp::now(),
+            };
+            let mut reports = Vec::new();
+            for s in selected_stores(&db, store).await? {
+                let report = db
+                    .run_loyalty_nightly(&s, now)
+                    .await
+                    .with_context(|| format!("loyalty nightly job of store {}", s.id))?;
+                reports.push(serde_json::json!({ "store_id": s.id.to_string(), "report": report }));
+            }
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+        }
+        Command::Check { store } => {
+            let db = connect(&config.database.url).await?;
+            let mut checks = Vec::new();
+            for s in selected_stores(&db, store).await? {
+                let check = db
+                    .check_loyalty(s.id)
+                    .await
+                    .with_context(|| format!("checking store {}", s.id))?;
+                checks.push(loyalty::StoreCheck {
+                    store_id: s.id.to_string(),
+                    clean: check.is_clean(),
+                    check,
+                });
+            }
+            println!("{}", serde_json::to_string_pretty(&checks)?);
+            let integrity = db.integrity_check().await?;
+            if integrity != "ok" {
+                eprintln!("database integrity check: {integrity}");
+                return Ok(std::process::ExitCode::from(2));
+            }
+            if checks.iter().any(|c| !c.clean) {
+                eprintln!("the points ledger has drift: see the `drift` lists above");
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
         Command::Import(args) => {
             let db = connect(&config.database.url).await?;
             let summary = import_command(&db, &args).await?;
@@ -338,6 +406,14 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// One store (by id) or all of them.
+async fn selected_stores(db: &Db, store: Option<String>) -> anyhow::Result<Vec<regulars_store::StoreRecord>> {
+    Ok(match store {
+        Some(s) => vec![db.store(parse_store(&s)?).await?],
+        None => db.stores().await?,
+    })
+}
+
 fn parse_store(s: &str) -> anyhow::Result<StoreId> {
     StoreId::parse(s)
         .map_err(|_| anyhow::anyhow!("--store {s:?} is not a store id (see `regulars store list`)"))
@@ -372,6 +448,26 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
             Duration::from_secs(config.analytics.refit_every_hours * 3600),
         ))
     });
+    let loyalty_jobs = (config.loyalty.nightly_every_hours > 0).then(|| {
+        tokio::spawn(loyalty::schedule(
+            db.clone(),
+            Duration::from_secs(config.loyalty.first_nightly_after_secs),
+            Duration::from_secs(config.loyalty.nightly_every_hours * 3600),
+        ))
+    });
+    // Outgoing webhooks: delivered by this process beside any others sharing the database.
+    let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let webhooks = tokio::spawn(regulars_hooks::run_worker(
+        db.clone(),
+        regulars_hooks::WorkerConfig {
+            allow_private_targets: config.webhooks.allow_private_targets,
+            poll_interval: Duration::from_millis(config.webhooks.poll_interval_ms.max(10)),
+            ..Default::default()
+        },
+        async {
+            webhooks_stopped.await.ok();
+        },
+    ));
     let dashboard = regulars_web::DashboardConfig {
         secure_cookies: config.dashboard.secure_cookies,
         session_limits: regulars_store::SessionLimits {
@@ -379,7 +475,11 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
             absolute: Duration::from_secs(config.dashboard.session_absolute_hours * 3600),
         },
     };
-    let app = regulars_web::router(regulars_web::AppState::new(db.clone()).with_dashboard(dashboard));
+    let app = regulars_web::router(
+        regulars_web::AppState::new(db.clone())
+            .with_dashboard(dashboard)
+            .with_private_webhook_targets(config.webhooks.allow_private_targets),
+    );
     // The peer address feeds login throttling.
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
@@ -387,6 +487,16 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
     background.abort();
     if let Some(refits) = refits {
         refits.abort();
+    }
+    if let Some(jobs) = loyalty_jobs {
+        jobs.abort();
+    }
+    // The batch in flight finishes (each request times out within seconds); an unfinished
+    // one is retried by the next worker once its lease lapses.
+    stop_webhooks.send(()).ok();
+    let stopped = tokio::time::timeout(Duration::from_secs(15), webhooks).await;
+    if stopped.is_err() {
+        tracing::warn!("webhook deliveries still in flight at shutdown are retried later");
     }
     db.close().await;
     Ok(())
@@ -502,7 +612,8 @@ async fn import_command(db: &Db, args: &ImportArgs) -> anyhow::Result<regulars_i
     let store = db.store(parse_store(&args.store)?).await.context("--store")?;
     let file = args.file.as_path();
     let reader = regulars_import::open(file)?;
-    let plan = Plan::new(args.kind(), &args.transaction_settings(), &store)?;
+    let plan =
+        Plan::new(args.kind(), &args.transaction_settings(), &store)?.credit_points(args.credit_points);
     let name = file.display().to_string();
     Ok(regulars_import::run(db, &store, &plan, &name, reader, &mut ()).await?)
 }

@@ -96,6 +96,8 @@ fn every_subcommand_has_help() {
         vec!["user", "create", "--help"],
         vec!["import", "--help"],
         vec!["analytics", "refit", "--help"],
+        vec!["loyalty", "nightly", "--help"],
+        vec!["check", "--help"],
     ] {
         let out = cli.run(&args);
         assert!(out.status.success(), "{args:?}");
@@ -458,6 +460,60 @@ fn analytics_refit_reports_counts_and_why_a_small_store_has_no_model(backend: Ba
     assert!(!bad.status.success());
 }
 
+/// Past orders are history: they earn loyalty points only when the import says so; then
+/// `regulars check` finds the ledger clean and `regulars loyalty nightly` runs.
+fn imports_credit_loyalty_points_only_when_asked(backend: Backend) {
+    let cli = Cli::new(backend);
+    let csv = cli.write(
+        "history.csv",
+        "customer,when,amount\nc1,2024-01-05,1200.00\nc2,2024-02-01,300.50\n",
+    );
+    let program = regulars_domain::loyalty::Program {
+        enabled: true,
+        pending_days: 0,
+        expiry_days: None,
+        ..Default::default()
+    };
+    let mut earned = Vec::new();
+    for credit in [false, true] {
+        let store = cli.store("INR");
+        let id = regulars_domain::StoreId::parse(&store).unwrap();
+        cli._runtime
+            .block_on(cli.database.db.set_loyalty_program(id, &program, "test"))
+            .unwrap();
+        let mut cmd = vec!["import", "transactions", csv.to_str().unwrap(), "--store", &store];
+        cmd.extend([
+            "--customer-col",
+            "customer",
+            "--date-col",
+            "when",
+            "--amount-col",
+            "amount",
+        ]);
+        if credit {
+            cmd.push("--credit-points");
+        }
+        let (code, summary) = cli.json(&cmd);
+        assert_eq!((code, summary["created"].as_i64()), (0, Some(2)), "{summary}");
+        let liability = cli
+            ._runtime
+            .block_on(
+                cli.database
+                    .db
+                    .loyalty_liability(id, regulars_domain::Timestamp::now()),
+            )
+            .unwrap();
+        earned.push(liability.available_points);
+    }
+    assert_eq!(earned, [0, 1_200 + 300]);
+    let (code, checks) = cli.json(&["check"]);
+    assert_eq!(code, 0, "{checks}");
+    assert!(checks.as_array().unwrap().iter().all(|c| c["clean"] == true));
+    let (code, nightly) = cli.json(&["loyalty", "nightly"]);
+    assert_eq!(code, 0);
+    assert_eq!(nightly.as_array().unwrap().len(), 2);
+}
+
 /// `sqlite::NAME` and `postgres::NAME` for each `fn NAME(backend: Backend)`.
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
@@ -477,4 +533,5 @@ on_both_backends!(
     a_shopify_orders_export_groups_rows_into_orders,
     people_are_created_with_a_role_and_a_password_given_or_generated,
     analytics_refit_reports_counts_and_why_a_small_store_has_no_model,
+    imports_credit_loyalty_points_only_when_asked,
 );

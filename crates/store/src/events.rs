@@ -61,10 +61,18 @@ pub(crate) async fn insert_events(
         }
         q.returning_col(Events::DedupeKey);
         // Only the events that are new here are announced to webhook endpoints.
-        let new_keys: HashSet<String> = tx.fetch_all::<(String,)>(&q).await?.into_iter().map(|(k,)| k).collect();
+        let new_keys: HashSet<String> = tx
+            .fetch_all::<(String,)>(&q)
+            .await?
+            .into_iter()
+            .map(|(k,)| k)
+            .collect();
         inserted += new_keys.len() as u64;
         if !new_keys.is_empty() {
-            let fresh: Vec<&NewEvent> = chunk.iter().filter(|e| new_keys.contains(&e.dedupe_key)).collect();
+            let fresh: Vec<&NewEvent> = chunk
+                .iter()
+                .filter(|e| new_keys.contains(&e.dedupe_key))
+                .collect();
             crate::outbound::enqueue_for_events(tx, store, &fresh).await?;
         }
     }

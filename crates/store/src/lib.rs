@@ -14,6 +14,7 @@ mod events;
 mod idempotency;
 mod imports;
 mod login_links;
+mod loyalty;
 mod orders;
 mod outbound;
 mod overview;
@@ -36,6 +37,11 @@ pub use analytics_reports::{
     SegmentFigures, SpendBasis, SpendEntry, ValueBasis, ValueBin, ValueDistribution, YearMonth,
     CHANNEL_MONTHS, COHORT_MONTHS, HOLDOUT_WEEKS, KPI_SCALE,
 };
+pub use coupons::{
+    BatchRecord, CouponAnswer, CouponFilter, CouponImport, CouponIssue, CouponRecord, CouponStatus,
+    CouponTerms, ImportRowError, NewBatch, ReservationRecord, ReserveOutcome, MAX_BATCH_CODES,
+    MAX_RESERVATION_SECONDS,
+};
 pub use customers::{CustomerFilter, CustomerRecord, Identity};
 pub use db::{Backend, Db, Row, Tx};
 pub use directory::{
@@ -45,7 +51,18 @@ pub use directory::{
 pub use events::{EventRecord, TimelineQuery};
 pub use idempotency::{Claim, StoredReply};
 pub use imports::{ImportId, ImportRecord, ImportStatus};
+pub use loyalty::{
+    ActionOutcome, Balance, Drift, EntryKind, EntryRecord, ExpiryMonth, HoldRecord, LedgerCheck, Liability,
+    LotRecord, MemberListing, MemberPage, MemberView, NightlyReport, ProgramRecord, RedemptionRecord,
+    RedemptionRow, RewardInput, RewardRecord, TierChange,
+};
 pub use orders::{LineRecord, OrderFilter, OrderRecord, RefundRecord};
+pub use outbound::{
+    delivery_target_key, webhook_type, AttemptReport, ClaimedMessage, DeliveryTarget, NewWebhookEndpoint,
+    NextStep, WebhookAttempt, WebhookEndpoint, WebhookEndpointPatch, WebhookMessage, DISABLED_GONE,
+    DISABLED_MANUAL, MAX_WEBHOOK_DESCRIPTION_CHARS, MAX_WEBHOOK_ENDPOINTS, MAX_WEBHOOK_URL_CHARS,
+    PREVIOUS_SECRET_GRACE, WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_TYPE,
+};
 pub use overview::{last_days, DailyFigures, Overview};
 pub use people::PersonAdded;
 pub use people::{
@@ -73,6 +90,10 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// The request was understood but the state does not allow it (not enough points, a hold
+    /// already settled, a reward out of stock); nothing was written.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 /// What a write did to one record: the same record sent twice is `Unchanged` the second time.

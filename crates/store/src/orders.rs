@@ -210,6 +210,18 @@ impl Tx {
         orders: &[OrderInput],
         actor: &str,
     ) -> Result<Vec<OrderWrite>, StoreError> {
+        self.upsert_orders_crediting(store, orders, actor, false).await
+    }
+
+    /// [`Tx::upsert_orders`], choosing whether orders placed before the loyalty program
+    /// started earn points (an import of past orders may credit them; webhooks never do).
+    pub async fn upsert_orders_crediting(
+        &mut self,
+        store: &StoreRecord,
+        orders: &[OrderInput],
+        actor: &str,
+        credit_history: bool,
+    ) -> Result<Vec<OrderWrite>, StoreError> {
         self.lock_store(store.id).await?;
         let now = Timestamp::now();
         let store_key = store.id.to_string();
@@ -511,6 +523,8 @@ impl Tx {
             })
             .collect();
         crate::coupons::on_orders_written(self, store, &written).await?;
+        let written_ids: Vec<&str> = written.iter().map(|w| w.id).collect();
+        crate::loyalty::reconcile_orders(self, store, &written_ids, credit_history).await?;
         refresh_aggregates(self, store.id, store.currency.code(), &touched_customers).await?;
         crate::analytics::refresh_customers(self, store, &touched_customers).await?;
         Ok(results)
@@ -590,6 +604,7 @@ impl Tx {
         .await?;
         let fully_refunded = order.refunded_total + refund.amount >= order.total;
         crate::coupons::on_order_refunded(self, store, &order.id, fully_refunded).await?;
+        crate::loyalty::reconcile_orders(self, store, &[order.id.as_str()], false).await?;
         if let Some(c) = order.customer_id {
             let touched = HashSet::from([c]);
             refresh_aggregates(self, store.id, store.currency.code(), &touched).await?;
@@ -774,8 +789,22 @@ impl Db {
         orders: &[OrderInput],
         actor: &str,
     ) -> Result<Vec<OrderWrite>, StoreError> {
+        self.upsert_orders_crediting(store, orders, actor, false).await
+    }
+
+    /// [`Db::upsert_orders`], choosing whether orders placed before the loyalty program began
+    /// earn points (see [`Tx::upsert_orders_crediting`]).
+    pub async fn upsert_orders_crediting(
+        &self,
+        store: &StoreRecord,
+        orders: &[OrderInput],
+        actor: &str,
+        credit_history: bool,
+    ) -> Result<Vec<OrderWrite>, StoreError> {
         let mut tx = self.begin().await?;
-        let out = tx.upsert_orders(store, orders, actor).await?;
+        let out = tx
+            .upsert_orders_crediting(store, orders, actor, credit_history)
+            .await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -100,6 +100,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Invalid(f) => f.into(),
             StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Refused { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::internal()

@@ -5,10 +5,14 @@
 mod api;
 mod auth;
 mod body;
+mod coupons_api;
 mod dashboard;
 mod error;
+mod loyalty_api;
+mod loyalty_page;
 mod models;
 mod views;
+mod webhook_endpoints_api;
 mod webhooks;
 mod write;
 
@@ -33,6 +37,9 @@ pub use error::{ApiError, Problem};
 pub struct AppState {
     pub db: Db,
     pub dashboard: DashboardConfig,
+    /// Whether outgoing webhook endpoints may point at loopback, private and reserved
+    /// addresses (and use plain http); off unless the operator allows it.
+    pub allow_private_webhook_targets: bool,
     metrics: PrometheusHandle,
 }
 
@@ -41,12 +48,18 @@ impl AppState {
         AppState {
             db,
             dashboard: DashboardConfig::default(),
+            allow_private_webhook_targets: false,
             metrics: metrics_handle(),
         }
     }
 
     pub fn with_dashboard(mut self, dashboard: DashboardConfig) -> Self {
         self.dashboard = dashboard;
+        self
+    }
+
+    pub fn with_private_webhook_targets(mut self, allow: bool) -> Self {
+        self.allow_private_webhook_targets = allow;
         self
     }
 }
@@ -73,8 +86,22 @@ fn metrics_handle() -> PrometheusHandle {
         api::customer_timeline, api::customer_consents,
         api::upsert_order, api::bulk_orders, api::list_orders, api::get_order,
         api::create_refund, api::create_event,
+        coupons_api::create_batch, coupons_api::import_coupons, coupons_api::list_coupons,
+        coupons_api::get_coupon, coupons_api::validate, coupons_api::reserve, coupons_api::release,
+        loyalty_api::get_program, loyalty_api::put_program, loyalty_api::get_member, loyalty_api::list_entries,
+        loyalty_api::adjust, loyalty_api::redeem, loyalty_api::create_hold, loyalty_api::capture_hold,
+        loyalty_api::release_hold, loyalty_api::record_action, loyalty_api::list_rewards, loyalty_api::get_reward,
+        loyalty_api::create_reward, loyalty_api::update_reward, loyalty_api::perks, loyalty_api::liability,
+        loyalty_api::redemption_report, loyalty_api::expiry_report, loyalty_api::check,
+        webhook_endpoints_api::create, webhook_endpoints_api::list, webhook_endpoints_api::show,
+        webhook_endpoints_api::update, webhook_endpoints_api::remove, webhook_endpoints_api::rotate_secret,
+        webhook_endpoints_api::reveal_secret, webhook_endpoints_api::deliveries, webhook_endpoints_api::send_test,
+        loyalty_page::create_link,
     ),
-    tags((name = "customers"), (name = "orders"), (name = "events")),
+    tags((name = "customers"), (name = "orders"), (name = "events"),
+        (name = "loyalty", description = "Points ledger, tiers, rewards, holds and checkout perks; points are integers"),
+        (name = "coupons", description = "Coupon codes: generated, imported, validated against a cart, reserved at checkout; money in minor units"),
+        (name = "webhooks", description = "Outgoing webhooks: endpoints told about the store's events, signed as Standard Webhooks")),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -114,11 +141,15 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}", get(api::get_order))
         .route("/refunds", post(api::create_refund))
         .route("/events", post(api::create_event))
+        .merge(webhook_endpoints_api::routes())
+        .merge(loyalty_api::routes())
         .layer(DefaultBodyLimit::max(2 * 1024 * 1024))
         .route(
             "/orders/bulk",
             post(api::bulk_orders).layer(DefaultBodyLimit::max(256 * 1024 * 1024)),
-        );
+        )
+        .merge(coupons_api::routes())
+        .merge(loyalty_page::api_routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/webhooks/shopify/{store_id}", post(webhooks::shopify))
@@ -127,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(prometheus))
         .route("/api/openapi.json", get(openapi))
         .merge(dashboard::routes())
+        .merge(loyalty_page::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(record_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

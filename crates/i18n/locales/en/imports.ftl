@@ -65,3 +65,4 @@ import-error-invalid_kind = { $field }: choose what the file holds.
 import-error-too_large = { $field }: the file is larger than { $size } MB.
 import-error-too_long = { $field }: this value is too long.
 import-error-unreadable = The upload could not be read. Try again.
+import-credit-points = Credit loyalty points for orders placed before the program began (orders placed since always earn)

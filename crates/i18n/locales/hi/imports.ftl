@@ -65,3 +65,4 @@ import-error-invalid_kind = { $field }: चुनिए कि फ़ाइल �
 import-error-too_large = { $field }: फ़ाइल { $size } MB से बड़ी है।
 import-error-too_long = { $field }: यह मान बहुत लंबा है।
 import-error-unreadable = अपलोड पढ़ा नहीं जा सका। फिर से कोशिश करें।
+import-credit-points = लॉयल्टी कार्यक्रम शुरू होने से पहले के ऑर्डरों पर भी पॉइंट्स दें (उसके बाद के ऑर्डर हमेशा पॉइंट्स कमाते हैं)

@@ -65,3 +65,4 @@ import-error-invalid_kind = { $field }․ ընտրեք, թե ինչ կա ֆայ�
 import-error-too_large = { $field }․ ֆայլը մեծ է { $size } ՄԲ-ից։
 import-error-too_long = { $field }․ այս արժեքը չափազանց երկար է։
 import-error-unreadable = Վերբեռնումը հնարավոր չեղավ կարդալ։ Կրկին փորձեք։
+import-credit-points = Հավատարմության միավորներ տալ նաև ծրագրի մեկնարկից առաջ արված պատվերների համար (դրանից հետո արված պատվերները միշտ միավորներ են բերում)

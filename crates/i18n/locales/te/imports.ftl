@@ -65,3 +65,4 @@ import-error-invalid_kind = { $field }: ఫైల్‌లో ఏముందో
 import-error-too_large = { $field }: ఫైల్ { $size } MB కంటే పెద్దది.
 import-error-too_long = { $field }: ఈ విలువ చాలా పొడవుగా ఉంది.
 import-error-unreadable = అప్‌లోడ్‌ను చదవలేకపోయాం. మళ్ళీ ప్రయత్నించండి.
+import-credit-points = లాయల్టీ కార్యక్రమం మొదలవ్వకముందు చేసిన ఆర్డర్లకూ పాయింట్లు ఇవ్వండి (ఆ తర్వాతి ఆర్డర్లకు ఎప్పుడూ పాయింట్లు వస్తాయి)

@@ -763,6 +763,7 @@ pub struct ProfilePage {
     pub manager: String,
     pub managers: Vec<Choice>,
     pub error: Option<String>,
+    pub loyalty: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -1007,6 +1008,7 @@ async fn profile(
         manager: manager_email.unwrap_or_else(|| text(lang, "customers-manager-none")),
         managers,
         error,
+        loyalty: super::loyalty_members::panel(&state, &staff, &store, role, id).await,
     })
 }
 

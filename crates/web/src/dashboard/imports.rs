@@ -78,6 +78,7 @@ pub struct FormView {
     pub date_format: String,
     pub currency: String,
     pub no_header: bool,
+    pub credit_points: bool,
     pub problems: Vec<FieldProblem>,
 }
 
@@ -239,6 +240,7 @@ const DELIMITERS: [(&str, &str); 5] = [
 struct Entered {
     kind: String,
     settings: TransactionSettings,
+    credit_points: bool,
 }
 
 fn form_view(lang: Lang, store: &StoreRecord, entered: &Entered, problems: Vec<FieldProblem>) -> FormView {
@@ -273,6 +275,7 @@ fn form_view(lang: Lang, store: &StoreRecord, entered: &Entered, problems: Vec<F
             .clone()
             .unwrap_or_else(|| store.currency.code().to_string()),
         no_header: s.no_header,
+        credit_points: entered.credit_points,
         problems,
     }
 }
@@ -488,6 +491,7 @@ async fn receive(mut multipart: Multipart, staff: &Staff, headers: &HeaderMap) -
             "delimiter" => s.delimiter = some(value),
             "currency" => s.currency = some(value),
             "no_header" => s.no_header = !value.is_empty(),
+            "credit_points" => entered.credit_points = !value.is_empty(),
             _ => {}
         }
     }
@@ -598,7 +602,9 @@ async fn upload(
         }
         Err(e) => return unavailable(e, "reading an upload"),
     }
-    let plan = plan.keep_rejections(SHOWN_REJECTIONS);
+    let plan = plan
+        .keep_rejections(SHOWN_REJECTIONS)
+        .credit_points(entered.credit_points);
     let id = match state
         .db
         .start_import(

@@ -3,13 +3,19 @@
 
 mod account;
 mod analytics;
+mod coupons;
 mod customers;
 mod imports;
+mod loyalty;
+mod loyalty_members;
+mod loyalty_reports;
+mod loyalty_rewards;
 mod orders;
 mod pages;
 mod session;
 mod settings;
 mod statics;
+mod webhooks;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -52,8 +58,11 @@ pub fn routes() -> Router<AppState> {
         .merge(customers::routes())
         .merge(orders::routes())
         .merge(analytics::routes())
+        .merge(loyalty::routes())
         .merge(imports::routes())
         .merge(settings::routes())
+        .merge(coupons::routes())
+        .merge(webhooks::routes())
 }
 
 /// The answer when the database fails under a page: logged, and 503 for the reader.

@@ -84,6 +84,7 @@ fn tabs(lang: Lang, store: &StoreRecord, role: Role, current: &str) -> Vec<Tab> 
     [
         ("", "settings-tab-store", Permission::ManageSettings),
         ("/people", "settings-tab-people", Permission::ManagePeople),
+        ("/webhooks", "webhooks-tab", Permission::ManageSettings),
     ]
     .into_iter()
     .filter(|(_, _, needs)| role.can(*needs))

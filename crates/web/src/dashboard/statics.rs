@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-const FILES: [(&str, &str, &[u8]); 8] = [
+const FILES: [(&str, &str, &[u8]); 10] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -40,6 +40,16 @@ const FILES: [(&str, &str, &[u8]); 8] = [
         "vendor/uPlot-1.6.32.min.css",
         "text/css; charset=utf-8",
         include_bytes!("../../static/vendor/uPlot-1.6.32.min.css"),
+    ),
+    (
+        "loyalty-widget.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/loyalty-widget.js"),
+    ),
+    (
+        "loyalty_page.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/loyalty_page.css"),
     ),
     (
         "favicon.svg",

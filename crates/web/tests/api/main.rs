@@ -5,12 +5,17 @@ mod staff;
 
 mod analytics;
 mod api_orders;
+mod coupons;
 mod customer_analytics;
 mod customers;
 mod dashboard;
 mod idempotency;
 mod imports;
 mod isolation;
+mod loyalty;
+mod loyalty_dashboard;
+mod loyalty_page;
 mod openapi;
 mod settings;
+mod webhook_endpoints;
 mod webhooks;

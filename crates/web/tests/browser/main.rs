@@ -5,6 +5,8 @@ mod analytics;
 mod customers;
 mod harness;
 mod import;
+mod loyalty;
+mod loyalty_page;
 
 use harness::{Browser, Site};
 use regulars_domain::Role;

@@ -36,6 +36,11 @@ fn customer_id(raw: &str) -> ApiResult<CustomerId> {
     CustomerId::parse(raw).map_err(|_| ApiError::not_found("customer"))
 }
 
+/// The customer named by the path and the request's body, or the answer refusing them.
+fn customer_and_body<T: serde::de::DeserializeOwned>(id: &str, body: &[u8]) -> ApiResult<(CustomerId, T)> {
+    Ok((customer_id(id)?, parse_json::<T>(body)?))
+}
+
 fn entry_view(e: &EntryRecord) -> Value {
     json!({
         "id": e.id,
@@ -265,8 +270,7 @@ pub async fn adjust(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (customer, input) = match customer_id(&id).and_then(|c| Ok((c, parse_json::<AdjustmentBody>(&body)?)))
-    {
+    let (customer, input) = match customer_and_body::<AdjustmentBody>(&id, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -316,8 +320,7 @@ pub async fn redeem(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (customer, input) = match customer_id(&id).and_then(|c| Ok((c, parse_json::<RedemptionBody>(&body)?)))
-    {
+    let (customer, input) = match customer_and_body::<RedemptionBody>(&id, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -396,7 +399,7 @@ pub async fn create_hold(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (customer, input) = match customer_id(&id).and_then(|c| Ok((c, parse_json::<HoldBody>(&body)?))) {
+    let (customer, input) = match customer_and_body::<HoldBody>(&id, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -501,7 +504,7 @@ pub async fn record_action(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (customer, input) = match customer_id(&id).and_then(|c| Ok((c, parse_json::<ActionBody>(&body)?))) {
+    let (customer, input) = match customer_and_body::<ActionBody>(&id, &body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };

@@ -55,11 +55,14 @@ CREATE TABLE loyalty_entries (
     CHECK (points > 0 OR written_off > 0)
 );
 CREATE UNIQUE INDEX loyalty_entries_dedupe ON loyalty_entries(store_id, dedupe_key);
-CREATE INDEX loyalty_entries_customer ON loyalty_entries(store_id, customer_id, created_at);
+-- A customer's entries, covering what tiers and balances sum: the nightly tier job reads the
+-- whole store through it in customer order (grouping without a sort), one customer's queries
+-- read only their own rows.
+CREATE INDEX loyalty_entries_customer ON loyalty_entries(store_id, customer_id, kind, effective_at, points, written_off);
 CREATE INDEX loyalty_entries_order ON loyalty_entries(store_id, order_id) WHERE order_id IS NOT NULL;
 CREATE INDEX loyalty_entries_reverses ON loyalty_entries(reverses) WHERE reverses IS NOT NULL;
--- The nightly tier job sums earnings per customer inside a window without reading the table.
-CREATE INDEX loyalty_entries_earned ON loyalty_entries(store_id, kind, effective_at, customer_id, points, written_off);
+-- Entries of one kind over time (the expiry report).
+CREATE INDEX loyalty_entries_kind ON loyalty_entries(store_id, kind, effective_at);
 
 -- Earn lots: what each earning has left to spend. remaining is the one mutable figure, kept
 -- equal to points minus the moves that name the lot (regulars check proves it).

@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::ledger::{apply_moves, moved, plan_take, write_entries, EntryRecord, NewEntry, Take};
 use super::sum_i64;
-use super::{account, local_date, local_day_start, EntryKind, LoyaltyEntries, ProgramRecord, DAY_MS};
+use super::{
+    account, kind_among, local_date, local_day_start, EntryKind, LoyaltyEntries, ProgramRecord, DAY_MS,
+};
 use crate::events::{insert_events, NewEvent};
 use crate::schema::{Customers, OrderLines, Orders};
 use crate::{StoreError, StoreRecord, Tx, CHUNK};
@@ -129,7 +131,7 @@ pub(crate) async fn reconcile_orders(
             .from(LoyaltyEntries::Table)
             .and_where(Expr::col(LoyaltyEntries::StoreId).eq(store_key.as_str()))
             .and_where(Expr::col(LoyaltyEntries::OrderId).is_in(chunk.iter().copied()))
-            .and_where(Expr::col(LoyaltyEntries::Kind).eq("earn"))
+            .and_where(kind_among(&["earn"]))
             .to_owned();
         for row in tx.fetch_all::<EarnRow>(&q).await? {
             earns.insert(row.order_id.clone().unwrap_or_default(), row);
@@ -144,7 +146,7 @@ pub(crate) async fn reconcile_orders(
             .from(LoyaltyEntries::Table)
             .and_where(Expr::col(LoyaltyEntries::StoreId).eq(store_key.as_str()))
             .and_where(Expr::col(LoyaltyEntries::OrderId).is_in(chunk.iter().copied()))
-            .and_where(Expr::col(LoyaltyEntries::Kind).eq("revoke"))
+            .and_where(kind_among(&["revoke"]))
             .group_by_col(LoyaltyEntries::Reverses)
             .to_owned();
         for row in tx.fetch_all::<RevokedRow>(&q).await? {
@@ -417,7 +419,7 @@ impl Tx {
                 .from(LoyaltyEntries::Table)
                 .and_where(Expr::col(LoyaltyEntries::StoreId).eq(store.id.to_string()))
                 .and_where(Expr::col(LoyaltyEntries::CustomerId).eq(customer_key.as_str()))
-                .and_where(Expr::col(LoyaltyEntries::Kind).eq("earn"))
+                .and_where(kind_among(&["earn"]))
                 .and_where(Expr::col(LoyaltyEntries::Action).eq(key.as_str()))
                 .and_where(Expr::col(LoyaltyEntries::EffectiveAt).gte(since.0))
                 .to_owned();

@@ -11,7 +11,7 @@ use sea_query::{Alias, Expr, OnConflict, Order, Query};
 use serde::Serialize;
 
 use super::sum_i64;
-use super::{LoyaltyEntries, LoyaltyMembers, LoyaltyTierChanges, ProgramRecord, DAY_MS};
+use super::{kind_among, LoyaltyEntries, LoyaltyMembers, LoyaltyTierChanges, ProgramRecord, DAY_MS};
 use crate::events::{insert_events, NewEvent};
 use crate::schema::Orders;
 use crate::{Db, StoreError, StoreRecord, Tx, CHUNK};
@@ -77,11 +77,19 @@ pub(crate) fn measure_query(
                 )
                 .from(LoyaltyEntries::Table)
                 .and_where(Expr::col(LoyaltyEntries::StoreId).eq(store.to_string()))
-                .and_where(Expr::col(LoyaltyEntries::Kind).is_in(["earn", "revoke"]))
-                .and_where(Expr::col(LoyaltyEntries::EffectiveAt).gte(since))
                 .group_by_col(LoyaltyEntries::CustomerId);
-            if let Some(c) = customers {
-                q.and_where(Expr::col(LoyaltyEntries::CustomerId).is_in(c.iter().copied()));
+            match customers {
+                // A few customers: their own entries, by the customer index.
+                Some(c) => {
+                    q.and_where(Expr::col(LoyaltyEntries::CustomerId).is_in(c.iter().copied()))
+                        .and_where(kind_among(&["earn", "revoke"]))
+                        .and_where(Expr::expr(Expr::cust("effective_at + 0")).gte(since));
+                }
+                // Everyone: one pass over the covering (kind, effective_at, customer) index.
+                None => {
+                    q.and_where(Expr::col(LoyaltyEntries::Kind).is_in(["earn", "revoke"]))
+                        .and_where(Expr::col(LoyaltyEntries::EffectiveAt).gte(since));
+                }
             }
         }
         TierMetric::MoneySpent => {

@@ -10,6 +10,11 @@
 //! summary against Python's `lifetimes` 0.11.3 on the same data in the same run; written to
 //! `bench/results/analytics.json` and `analytics.md` (see `analytics`).
 //!
+//! `cargo run --release -p regulars-bench -- loyalty`: the loyalty ledger — ingestion with the
+//! program on against off, concurrent redemptions through the API against `GET /healthz`, and
+//! the nightly expiry and tier job over 1,000,000 members against a full scan of the ledger;
+//! written to `bench/results/loyalty.json` and `loyalty.md` (see `loyalty`).
+//!
 //! (a) orders through the bulk API with idempotency keys, against (b) the raw ceiling: the same
 //! rows inserted into the same schema by a minimal prepared-statement loop in large transactions;
 //! (c) single-order POST latency at a fixed arrival rate (open loop, so slow answers are not
@@ -21,6 +26,8 @@ mod api_load;
 mod ceiling;
 mod dataset;
 mod import;
+mod loyalty;
+mod loyalty_data;
 mod pages;
 
 use std::path::PathBuf;
@@ -135,9 +142,27 @@ async fn main() -> anyhow::Result<()> {
             summary_budget: arg("--summary-budget", 1800) as u64,
         });
     }
+    if which == "loyalty" {
+        return loyalty::run(loyalty::Options {
+            orders: arg("--orders", 200_000),
+            customers: arg("--customers", 50_000),
+            batch: arg("--batch", 1_000),
+            requests: arg("--requests", 10_000),
+            balance: arg("--balance", 1_000) as i64,
+            points_each: arg("--points", 10) as i64,
+            concurrency: arg("--concurrency", 128),
+            members: arg("--members", 1_000_000),
+            fresh: flag("--fresh"),
+            only: std::env::args()
+                .skip_while(|a| a != "--only")
+                .nth(1)
+                .unwrap_or_else(|| "123".into()),
+        })
+        .await;
+    }
     anyhow::ensure!(
         which == "ingest",
-        "unknown benchmark {which:?}; try `ingest`, `pages` or `analytics`"
+        "unknown benchmark {which:?}; try `ingest`, `pages`, `analytics` or `loyalty`"
     );
     let orders = arg("--orders", 1_000_000);
     let customers = arg("--customers", 200_000);

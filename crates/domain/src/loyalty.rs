@@ -432,32 +432,6 @@ fn check_bp(field: String, bp: i64) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn check_discount(field: &str, d: &Discount) -> Result<(), FieldError> {
-    match d {
-        Discount::Fixed { amount } if *amount <= 0 => Err(bad(
-            format!("{field}.amount"),
-            "out_of_range",
-            "a fixed discount must be more than 0",
-        )),
-        Discount::Percent { basis_points } if !(1..=10_000).contains(basis_points) => Err(bad(
-            format!("{field}.basis_points"),
-            "out_of_range",
-            "a percent discount runs from 1 to 10,000 basis points",
-        )),
-        Discount::FreeProduct { sku } if sku.trim().is_empty() => Err(bad(
-            format!("{field}.sku"),
-            "required",
-            "name the free product's SKU",
-        )),
-        Discount::Gift { description } if description.trim().is_empty() => Err(bad(
-            format!("{field}.description"),
-            "required",
-            "describe the gift",
-        )),
-        _ => Ok(()),
-    }
-}
-
 impl Program {
     /// Parses a program from JSON, naming the offending field on failure.
     pub fn from_json(text: &str) -> Result<Program, FieldError> {
@@ -658,7 +632,7 @@ impl Program {
                     "give the offer a name",
                 ));
             }
-            check_discount(&format!("offers[{i}].discount"), &o.discount)?;
+            crate::check_discount(&o.discount).map_err(|e| e.within(&format!("offers[{i}]")))?;
             if let (Some(from), Some(to)) = (o.from, o.to) {
                 if to < from {
                     return Err(bad(

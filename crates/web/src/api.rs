@@ -34,7 +34,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.body_text()))
 }
 
-fn path_id<T>(
+pub(crate) fn path_id<T>(
     raw: &str,
     parse: fn(&str) -> Result<T, regulars_domain::FieldError>,
     what: &str,

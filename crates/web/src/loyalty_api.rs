@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::path_id;
 use crate::auth::ApiStore;
 use crate::body::parse_json;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::views::major;
 use crate::write::{run_write, Reply};
 use crate::AppState;
 
@@ -27,13 +29,8 @@ fn rfc(ms: i64) -> String {
     Timestamp(ms).to_rfc3339()
 }
 
-fn major(minor: i64, currency: Currency) -> String {
-    Money::new(minor, currency).to_major_string()
-}
-
 fn customer_id(raw: &str) -> ApiResult<CustomerId> {
-    // A malformed id cannot exist in this store: answer exactly as for a missing one.
-    CustomerId::parse(raw).map_err(|_| ApiError::not_found("customer"))
+    path_id(raw, CustomerId::parse, "customer")
 }
 
 /// The customer named by the path and the request's body, or the answer refusing them.

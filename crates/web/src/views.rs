@@ -5,7 +5,7 @@ use regulars_store::{CustomerAnalytics, CustomerRecord, EventRecord, OrderRecord
 use serde::Serialize;
 use utoipa::ToSchema;
 
-fn major(minor: i64, currency: Currency) -> String {
+pub(crate) fn major(minor: i64, currency: Currency) -> String {
     Money::new(minor, currency).to_major_string()
 }
 

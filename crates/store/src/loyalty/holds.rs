@@ -39,25 +39,26 @@ const HOLD_COLUMNS: [LoyaltyHolds; 8] = [
     LoyaltyHolds::SettledAt,
 ];
 
-async fn hold_row(tx: &mut Tx, store: StoreId, id: &str) -> Result<HoldRecord, StoreError> {
-    let q = Query::select()
+fn select_hold(store: StoreId, id: &str) -> sea_query::SelectStatement {
+    Query::select()
         .columns(HOLD_COLUMNS)
         .from(LoyaltyHolds::Table)
         .and_where(Expr::col(LoyaltyHolds::StoreId).eq(store.to_string()))
         .and_where(Expr::col(LoyaltyHolds::Id).eq(id))
-        .to_owned();
-    tx.fetch_optional(&q).await?.ok_or(StoreError::NotFound("hold"))
+        .to_owned()
+}
+
+async fn hold_row(tx: &mut Tx, store: StoreId, id: &str) -> Result<HoldRecord, StoreError> {
+    tx.fetch_optional(&select_hold(store, id))
+        .await?
+        .ok_or(StoreError::NotFound("hold"))
 }
 
 impl Db {
     pub async fn hold(&self, store: StoreId, id: &str) -> Result<HoldRecord, StoreError> {
-        let q = Query::select()
-            .columns(HOLD_COLUMNS)
-            .from(LoyaltyHolds::Table)
-            .and_where(Expr::col(LoyaltyHolds::StoreId).eq(store.to_string()))
-            .and_where(Expr::col(LoyaltyHolds::Id).eq(id))
-            .to_owned();
-        self.fetch_optional(&q).await?.ok_or(StoreError::NotFound("hold"))
+        self.fetch_optional(&select_hold(store, id))
+            .await?
+            .ok_or(StoreError::NotFound("hold"))
     }
 }
 

@@ -58,37 +58,8 @@ impl RewardInput {
                 "a reward costs 0 to 100,000,000 points",
             ));
         }
-        match &self.discount {
-            Discount::Fixed { amount } if *amount <= 0 => {
-                return Err(FieldError::new(
-                    "discount.amount",
-                    "out_of_range",
-                    "a fixed discount is more than 0",
-                ))
-            }
-            Discount::Percent { basis_points } if !(1..=10_000).contains(basis_points) => {
-                return Err(FieldError::new(
-                    "discount.basis_points",
-                    "out_of_range",
-                    "a percent discount runs from 1 to 10,000 basis points",
-                ))
-            }
-            Discount::FreeProduct { sku } if sku.trim().is_empty() => {
-                return Err(FieldError::new(
-                    "discount.sku",
-                    "required",
-                    "name the free product's SKU",
-                ))
-            }
-            Discount::Gift { description } if description.trim().is_empty() => {
-                return Err(FieldError::new(
-                    "discount.description",
-                    "required",
-                    "describe the gift",
-                ))
-            }
-            _ => {}
-        }
+        // The same rules as every coupon's: a reward's discount becomes one.
+        regulars_domain::check_discount(&self.discount)?;
         for (field, v) in [
             ("per_customer_limit", self.per_customer_limit),
             ("coupon_valid_days", self.coupon_valid_days),

@@ -368,7 +368,7 @@ pub fn error_text(lang: Lang, e: &FieldError) -> String {
         (_, "amount", _) => "loyalty-error-discount-amount",
         (_, "basis_points", _) => "loyalty-error-discount-percent",
         (_, "sku", _) => "loyalty-error-sku",
-        (_, "description", "required") => "loyalty-error-gift",
+        (_, "description", _) => "loyalty-error-gift",
         ("reason", _, _) => "loyalty-error-reason",
         ("points", _, _) => "loyalty-error-adjust-points",
         ("points_cost", _, _) => "loyalty-error-points-cost",

@@ -987,6 +987,7 @@ fn build_orders<'a>(
             marketplace: b.marketplace.map(str::to_string),
             buyer_accepts_marketing: b.marketing,
             note: b.note.map(|n| cat.order_notes[n as usize].clone()),
+            signals: Default::default(),
         };
         let fp = fingerprint(&input);
         if b.cancelled_at.is_none() {

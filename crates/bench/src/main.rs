@@ -15,6 +15,12 @@
 //! the nightly expiry and tier job over 1,000,000 members against a full scan of the ledger;
 //! written to `bench/results/loyalty.json` and `loyalty.md` (see `loyalty`).
 //!
+//! `cargo run --release -p regulars-bench -- referrals`: the referral program — ingestion with
+//! the program on (signals on every order, an advocate's code on a fifth) against off, the
+//! referral job settling 100,000 due referrals against plain ingestion, and attribution with
+//! the fraud rules against plain first orders; written to `bench/results/referrals.json` and
+//! `referrals.md` (see `referrals`).
+//!
 //! (a) orders through the bulk API with idempotency keys, against (b) the raw ceiling: the same
 //! rows inserted into the same schema by a minimal prepared-statement loop in large transactions;
 //! (c) single-order POST latency at a fixed arrival rate (open loop, so slow answers are not
@@ -29,6 +35,7 @@ mod import;
 mod loyalty;
 mod loyalty_data;
 mod pages;
+mod referrals;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -160,9 +167,25 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
     }
+    if which == "referrals" {
+        return referrals::run(referrals::Options {
+            orders: arg("--orders", 200_000),
+            customers: arg("--customers", 50_000),
+            batch: arg("--batch", 1_000),
+            advocates: arg("--advocates", 2_000),
+            due: arg("--due", 100_000),
+            first_orders: arg("--first-orders", 10_000),
+            history: arg("--history", 40_000),
+            only: std::env::args()
+                .skip_while(|a| a != "--only")
+                .nth(1)
+                .unwrap_or_else(|| "abc".into()),
+        })
+        .await;
+    }
     anyhow::ensure!(
         which == "ingest",
-        "unknown benchmark {which:?}; try `ingest`, `pages`, `analytics` or `loyalty`"
+        "unknown benchmark {which:?}; try `ingest`, `pages`, `analytics`, `loyalty` or `referrals`"
     );
     let orders = arg("--orders", 1_000_000);
     let customers = arg("--customers", 200_000);

@@ -321,6 +321,9 @@ pub struct CouponRules {
     pub per_customer_limit: Option<i64>,
     /// Stackable coupons combine freely; at most one exclusive coupon applies to a cart.
     pub stackable: bool,
+    /// Only a customer's first order may use it (the friend's side of a referral). An
+    /// anonymous checkout cannot be checked and is accepted.
+    pub first_order_only: bool,
 }
 
 /// Shared checks of a discount, for batches, imports and single issues.
@@ -398,10 +401,12 @@ pub enum Refusal {
     NotStackable,
     NoEligibleItems,
     DuplicateCode,
+    /// A first-orders-only coupon, and the customer has ordered before.
+    NotFirstOrder,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 12] = [
         Refusal::UnknownCoupon,
         Refusal::CouponNotStarted,
         Refusal::CouponExpired,
@@ -413,6 +418,7 @@ impl Refusal {
         Refusal::NotStackable,
         Refusal::NoEligibleItems,
         Refusal::DuplicateCode,
+        Refusal::NotFirstOrder,
     ];
 
     pub fn code(self) -> &'static str {
@@ -428,6 +434,7 @@ impl Refusal {
             Refusal::NotStackable => "not_stackable",
             Refusal::NoEligibleItems => "no_eligible_items",
             Refusal::DuplicateCode => "duplicate_code",
+            Refusal::NotFirstOrder => "not_first_order",
         }
     }
 
@@ -444,16 +451,19 @@ impl Refusal {
             Refusal::NotStackable => "another exclusive coupon already applies to this cart",
             Refusal::NoEligibleItems => "nothing in the cart is covered by this coupon",
             Refusal::DuplicateCode => "this code was given twice",
+            Refusal::NotFirstOrder => "this coupon is for a customer's first order",
         }
     }
 }
 
 /// How often a coupon is taken now: redemptions not rolled back plus unexpired reservations,
-/// overall and by the customer at hand.
+/// overall and by the customer at hand; and how often the customer at hand ordered before.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     pub overall: i64,
     pub by_customer: i64,
+    /// The customer's earlier orders in the store that were not cancelled (0 for nobody).
+    pub customer_orders: i64,
 }
 
 /// The checks of one coupon that do not depend on the other coupons of the cart.
@@ -484,6 +494,11 @@ pub fn check_coupon(
         if usage.by_customer >= limit {
             return Err(Refusal::CustomerLimitReached);
         }
+    }
+    // An anonymous checkout cannot be checked: the referral attribution turns existing
+    // customers away later.
+    if rules.first_order_only && customer.is_some() && usage.customer_orders > 0 {
+        return Err(Refusal::NotFirstOrder);
     }
     Ok(())
 }
@@ -619,6 +634,7 @@ mod tests {
             usage_limit: None,
             per_customer_limit: None,
             stackable: true,
+            first_order_only: false,
         }
     }
 
@@ -789,7 +805,11 @@ mod tests {
         r.starts_at = Some(now);
         assert_eq!(one(&r, Usage::default(), None), Ok(100));
         r.usage_limit = Some(3);
-        let used = |overall, by_customer| Usage { overall, by_customer };
+        let used = |overall, by_customer| Usage {
+            overall,
+            by_customer,
+            customer_orders: 0,
+        };
         assert_eq!(one(&r, used(3, 0), None), Err(Refusal::UsageLimitReached));
         assert_eq!(one(&r, used(2, 0), None), Ok(100));
         r.per_customer_limit = Some(1);
@@ -805,6 +825,34 @@ mod tests {
         assert_eq!(one(&r, used(0, 0), Some(me)), Ok(100));
         let codes: HashSet<&str> = Refusal::ALL.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), Refusal::ALL.len());
+    }
+
+    #[test]
+    fn first_order_coupons_refuse_customers_who_ordered_before() {
+        let me = CustomerId::new();
+        let mut r = rules(Discount::Percent { basis_points: 1_000 });
+        let orders = |customer_orders| Usage {
+            customer_orders,
+            ..Usage::default()
+        };
+        // Without the rule, earlier orders do not matter.
+        assert_eq!(one(&r, orders(3), Some(me)), Ok(13_000));
+        r.first_order_only = true;
+        assert_eq!(one(&r, orders(0), Some(me)), Ok(13_000), "a new customer");
+        assert_eq!(one(&r, orders(1), Some(me)), Err(Refusal::NotFirstOrder));
+        assert_eq!(one(&r, orders(0), None), Ok(13_000), "an anonymous checkout");
+        // Storage counts nobody's orders for an anonymous checkout; even if it did, nobody
+        // is refused.
+        assert_eq!(one(&r, orders(2), None), Ok(13_000));
+        // The rule comes after the others: an expired coupon is expired first.
+        r.expires_at = Some(Timestamp(1));
+        assert_eq!(one(&r, orders(1), Some(me)), Err(Refusal::CouponExpired));
+        assert_eq!(Refusal::NotFirstOrder.code(), "not_first_order");
+        assert_eq!(
+            Refusal::NotFirstOrder.message(),
+            "this coupon is for a customer's first order"
+        );
+        assert!(Refusal::ALL.contains(&Refusal::NotFirstOrder));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod locale;
 pub mod loyalty;
 mod money;
 mod order;
+pub mod referral;
 mod time;
 
 pub use access::{Permission, Role};
@@ -30,7 +31,7 @@ pub use error::FieldError;
 pub use ids::{new_id, ApiKeyId, CustomerId, OrderId, Source, StoreId, UserId};
 pub use locale::{Locale, TimeZone};
 pub use money::{format_minor, parse_minor, Currency, Money};
-pub use order::{FinancialStatus, LineItemInput, OrderInput, RefundInput, RefundLineInput};
+pub use order::{FinancialStatus, LineItemInput, OrderInput, OrderSignals, RefundInput, RefundLineInput};
 pub use time::Timestamp;
 
 /// A stable fingerprint of a normalised input, used to tell "unchanged" from "updated" when the

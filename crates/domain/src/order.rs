@@ -103,6 +103,38 @@ pub struct OrderInput {
     pub marketplace: Option<String>,
     pub buyer_accepts_marketing: Option<bool>,
     pub note: Option<String>,
+    /// Where the order came from, for referral attribution and fraud checks. Left out of the
+    /// fingerprint when empty, so orders stored before it existed stay unchanged.
+    #[serde(default, skip_serializing_if = "OrderSignals::is_empty")]
+    pub signals: OrderSignals,
+}
+
+/// What a shop tells about an order's origin beyond its contents. Raw values live only in
+/// memory: storage keeps keyed hashes of the identifying ones, never the values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSignals {
+    /// A referral code the shop passed with the order (a checkout field, a note attribute, the
+    /// `ref` parameter of the landing page), beside any code among the discount codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_ip: Option<String>,
+    /// What tells the buyer's device apart: a session hash or the user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// [`crate::referral::address_key`] of the shipping address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<String>,
+    /// What identifies the card without being it: brand, BIN and last digits as the shop
+    /// shows them (e.g. `visa:424242:4242`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_fingerprint: Option<String>,
+}
+
+impl OrderSignals {
+    pub fn is_empty(&self) -> bool {
+        self == &OrderSignals::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +317,7 @@ mod tests {
             marketplace: None,
             buyer_accepts_marketing: None,
             note: None,
+            signals: Default::default(),
         }
     }
 

@@ -112,6 +112,14 @@ impl Lang {
                         "loyalty_page",
                         include_str!(concat!("../locales/", $code, "/loyalty_page.ftl")),
                     ),
+                    (
+                        "referrals",
+                        include_str!(concat!("../locales/", $code, "/referrals.ftl")),
+                    ),
+                    (
+                        "referral_page",
+                        include_str!(concat!("../locales/", $code, "/referral_page.ftl")),
+                    ),
                 ]
             };
         }
@@ -125,7 +133,7 @@ impl Lang {
 }
 
 /// The areas with a Fluent file of their own in every language.
-const AREAS: [&str; 10] = [
+const AREAS: [&str; 12] = [
     "main",
     "customers",
     "orders",
@@ -136,6 +144,8 @@ const AREAS: [&str; 10] = [
     "webhooks",
     "coupons",
     "loyalty_page",
+    "referrals",
+    "referral_page",
 ];
 
 struct Catalog {

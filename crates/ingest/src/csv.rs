@@ -11,7 +11,7 @@ use std::rc::Rc;
 use chrono::{NaiveDate, NaiveDateTime};
 use regulars_domain::{
     split_tags, ConsentChange, ConsentChannel, Currency, CustomerInput, Email, FieldError, FinancialStatus,
-    LineItemInput, Money, OrderInput, Phone, RefundInput, Source, Timestamp,
+    LineItemInput, Money, OrderInput, OrderSignals, Phone, RefundInput, Source, Timestamp,
 };
 use sha2::{Digest, Sha256};
 
@@ -465,6 +465,17 @@ impl<R: Read> ShopifyOrdersReader<R> {
             }),
             buyer_accepts_marketing: yes(col("accepts marketing")),
             note: col("notes").map(str::to_string),
+            signals: OrderSignals {
+                // The export tells nothing else of the order's origin that identifies the buyer.
+                shipping_address: ["shipping", "billing"].iter().find_map(|side| {
+                    crate::signals::address(
+                        col(&format!("{side} address1")).or_else(|| col(&format!("{side} street"))),
+                        col(&format!("{side} zip")),
+                        col(&format!("{side} country")),
+                    )
+                }),
+                ..OrderSignals::default()
+            },
         };
         if refunded > 0 {
             order.refunds.push(RefundInput {
@@ -574,6 +585,7 @@ fn placeholder() -> OrderInput {
         marketplace: None,
         buyer_accepts_marketing: None,
         note: None,
+        signals: Default::default(),
     }
 }
 
@@ -698,6 +710,7 @@ impl Transaction {
             marketplace: None,
             buyer_accepts_marketing: None,
             note: None,
+            signals: Default::default(),
         }
     }
 }
@@ -1131,6 +1144,64 @@ mod tests {
         let bad = rows[1].as_ref().unwrap_err();
         assert_eq!((bad.line, bad.field.as_deref()), (4, Some("Created at")));
         assert_eq!(rows[2].as_ref().unwrap().value.external_id, "#1003");
+    }
+
+    #[test]
+    fn orders_carry_their_shipping_address() {
+        let h = orders_header();
+        let row = |name: &str, extra: &[(&str, &str)]| {
+            let mut values = vec![
+                ("Name", name),
+                ("Currency", "USD"),
+                ("Total", "1.00"),
+                ("Created at", "2025-03-21 10:00:00 -0700"),
+                ("Lineitem name", "X"),
+                ("Lineitem price", "1.00"),
+            ];
+            values.extend_from_slice(extra);
+            order_row(&h, &values)
+        };
+        let text = [
+            h.clone(),
+            row(
+                "#1",
+                &[
+                    ("Billing Address1", "1 Other Way"),
+                    ("Billing Zip", "99999"),
+                    ("Shipping Street", "\"Chestnut Street 92, Apt 4\""),
+                    ("Shipping Address1", "Chestnut Street 92"),
+                    ("Shipping Zip", "'02134"),
+                    ("Shipping Country", "US"),
+                ],
+            ),
+            row(
+                "#2",
+                &[
+                    ("Billing Address1", "12 MG Road"),
+                    ("Billing Zip", "560001"),
+                    ("Billing Country", "IN"),
+                ],
+            ),
+            row("#3", &[]),
+        ]
+        .join("\n");
+        let signals: Vec<OrderSignals> = ShopifyOrdersReader::new(text.as_bytes(), chrono_tz::UTC)
+            .map(|r| r.unwrap().value.signals)
+            .collect();
+        assert_eq!(
+            signals,
+            vec![
+                OrderSignals {
+                    shipping_address: Some("us|02134|chestnutstreet92".into()),
+                    ..OrderSignals::default()
+                },
+                OrderSignals {
+                    shipping_address: Some("in|560001|12mgroad".into()),
+                    ..OrderSignals::default()
+                },
+                OrderSignals::default(),
+            ]
+        );
     }
 
     fn options(delimiter: Delimiter, has_header: bool, cols: [&str; 3]) -> TransactionOptions {

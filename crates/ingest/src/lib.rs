@@ -5,5 +5,6 @@
 pub mod csv;
 mod json;
 pub mod shopify;
+pub mod signals;
 pub mod signature;
 pub mod woocommerce;

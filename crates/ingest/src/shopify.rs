@@ -3,11 +3,12 @@
 
 use regulars_domain::{
     split_tags, ConsentChange, ConsentChannel, Currency, CustomerInput, Email, FieldError, FinancialStatus,
-    LineItemInput, OrderInput, Phone, RefundInput, RefundLineInput, Source, Timestamp,
+    LineItemInput, OrderInput, OrderSignals, Phone, RefundInput, RefundLineInput, Source, Timestamp,
 };
 use serde_json::Value;
 
 use crate::json::{id, integer, money, money_or_zero, parse_body, required_id, text, time};
+use crate::signals;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
@@ -175,8 +176,68 @@ pub fn order(v: &Value) -> Result<OrderInput, FieldError> {
         marketplace,
         buyer_accepts_marketing: v["buyer_accepts_marketing"].as_bool(),
         note: text(v, "note"),
+        signals: order_signals(v),
     };
     Ok(order)
+}
+
+/// Where the order came from. Signals are a shop's hints, never a reason to refuse an order: a
+/// value that cannot be read is left out.
+fn order_signals(v: &Value) -> OrderSignals {
+    let client = &v["client_details"];
+    let address = |a: &Value| {
+        signals::address(
+            text(a, "address1").as_deref(),
+            text(a, "zip").as_deref(),
+            text(a, "country_code").or_else(|| text(a, "country")).as_deref(),
+        )
+    };
+    let card = &v["payment_details"];
+    OrderSignals {
+        referral_code: referral_code(v),
+        browser_ip: [&v["browser_ip"], &client["browser_ip"]]
+            .into_iter()
+            .find_map(|ip| ip.as_str().and_then(signals::browser_ip)),
+        device: text(client, "session_hash").or_else(|| text(client, "user_agent")),
+        shipping_address: address(&v["shipping_address"]).or_else(|| address(&v["billing_address"])),
+        payment_fingerprint: signals::payment_fingerprint(
+            text(card, "credit_card_company").as_deref(),
+            scalar(card, "credit_card_bin").as_deref(),
+            text(card, "credit_card_number").as_deref(),
+        ),
+    }
+}
+
+/// A referral code passed with the order: a note attribute (a checkout field), else the `ref`
+/// parameter of the landing page. Shopify's `landing_site_ref` holds the `ref` or the `source`
+/// parameter of the landing page, so it only counts when the landing page itself is unknown.
+fn referral_code(v: &Value) -> Option<String> {
+    let from_attributes = v["note_attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|a| {
+            let name = a["name"].as_str()?.trim();
+            if !signals::REFERRAL_KEYS
+                .iter()
+                .any(|k| name.eq_ignore_ascii_case(k))
+            {
+                return None;
+            }
+            scalar(a, "value").and_then(|c| signals::referral_code(&c))
+        });
+    from_attributes.or_else(|| match text(v, "landing_site") {
+        Some(landing) => signals::ref_parameter(&landing),
+        None => text(v, "landing_site_ref").and_then(|c| signals::referral_code(&c)),
+    })
+}
+
+/// A string or a number, as trimmed text.
+fn scalar(v: &Value, key: &str) -> Option<String> {
+    match &v[key] {
+        Value::Number(n) => Some(n.to_string()),
+        _ => text(v, key),
+    }
 }
 
 fn line(l: &Value, currency: Currency) -> Result<LineItemInput, FieldError> {
@@ -410,6 +471,136 @@ mod tests {
             change.at,
             Some(Timestamp::parse_rfc3339("2025-01-01T00:00:00Z").unwrap())
         );
+    }
+
+    fn fixture_order() -> Value {
+        serde_json::from_slice(&fixture("rest_order.shopify-api-ruby.json", "order")).unwrap()
+    }
+
+    #[test]
+    fn the_fixture_order_carries_its_address_and_card() {
+        let o = order(&fixture_order()).unwrap();
+        assert_eq!(
+            o.signals,
+            OrderSignals {
+                // landing_site has no `ref`; its landing_site_ref "abc" comes from `source=abc`.
+                referral_code: None,
+                // client_details.browser_ip is the placeholder 0.0.0.0.
+                browser_ip: None,
+                device: None,
+                shipping_address: Some("us|40202|chestnutstreet92".into()),
+                // credit_card_bin is null: the BIN part stays empty.
+                payment_fingerprint: Some("visa::4242".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn referral_codes_come_from_note_attributes_then_the_landing_page() {
+        let mut v = fixture_order();
+        v["note_attributes"] = serde_json::json!([
+            {"name": "colour", "value": "green"},
+            {"name": "referral_code", "value": "anna-7k3q"}
+        ]);
+        assert_eq!(
+            order(&v).unwrap().signals.referral_code.as_deref(),
+            Some("ANNA-7K3Q")
+        );
+
+        v["note_attributes"] = serde_json::json!([{"name": " Referred_By ", "value": " ravi-23ab "}]);
+        v["landing_site"] = Value::from("/?ref=OTHER-1");
+        assert_eq!(
+            order(&v).unwrap().signals.referral_code.as_deref(),
+            Some("RAVI-23AB"),
+            "the checkout field wins over the landing page"
+        );
+
+        v["note_attributes"] = serde_json::json!([{"name": "ref", "value": "not a code!"}]);
+        v["landing_site"] = Value::from("/?ref=RAVI-23AB&utm=x");
+        assert_eq!(
+            order(&v).unwrap().signals.referral_code.as_deref(),
+            Some("RAVI-23AB"),
+            "an attribute that is no code gives way to the landing page"
+        );
+
+        v["landing_site"] =
+            Value::from("https://shop.example/collections/tea?utm_source=ig&ref=ravi-23ab#top");
+        assert_eq!(
+            order(&v).unwrap().signals.referral_code.as_deref(),
+            Some("RAVI-23AB")
+        );
+
+        v["landing_site"] = Value::Null;
+        v["landing_site_ref"] = Value::from("anna-7k3q");
+        assert_eq!(
+            order(&v).unwrap().signals.referral_code.as_deref(),
+            Some("ANNA-7K3Q"),
+            "landing_site_ref counts when the landing page is unknown"
+        );
+    }
+
+    #[test]
+    fn ip_device_and_the_billing_address_when_nothing_ships() {
+        let mut v = fixture_order();
+        v["browser_ip"] = Value::from(" 203.0.113.7 ");
+        v["client_details"]["user_agent"] = Value::from("Mozilla/5.0 (iPhone)");
+        v["shipping_address"] = Value::Null;
+        v["billing_address"]["address1"] = Value::from("12 MG Road");
+        v["billing_address"]["zip"] = Value::from("560 001");
+        v["billing_address"]["country_code"] = Value::from("IN");
+        v["payment_details"] = Value::Null;
+        let s = order(&v).unwrap().signals;
+        assert_eq!(s.browser_ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(s.device.as_deref(), Some("Mozilla/5.0 (iPhone)"));
+        assert_eq!(s.shipping_address.as_deref(), Some("in|560001|12mgroad"));
+        assert_eq!(s.payment_fingerprint, None);
+
+        v["browser_ip"] = Value::from("");
+        v["client_details"]["browser_ip"] = Value::from("198.51.100.2");
+        v["client_details"]["session_hash"] = Value::from("9ad3c0f1");
+        v["payment_details"] = serde_json::json!({
+            "credit_card_bin": "424242", "credit_card_number": "•••• •••• •••• 4242",
+            "credit_card_company": "Visa"
+        });
+        let s = order(&v).unwrap().signals;
+        assert_eq!(s.browser_ip.as_deref(), Some("198.51.100.2"));
+        assert_eq!(s.device.as_deref(), Some("9ad3c0f1"), "the session hash wins");
+        assert_eq!(s.payment_fingerprint.as_deref(), Some("visa:424242:4242"));
+    }
+
+    #[test]
+    fn an_order_without_signals_serialises_as_before() {
+        let mut v = fixture_order();
+        for key in [
+            "shipping_address",
+            "billing_address",
+            "payment_details",
+            "client_details",
+        ] {
+            v[key] = Value::Null;
+        }
+        let o = order(&v).unwrap();
+        assert!(o.signals.is_empty());
+        let json = serde_json::to_value(&o).unwrap();
+        assert!(json.get("signals").is_none(), "empty signals are left out");
+        // Byte for byte what an order stored before signals existed fingerprinted.
+        let with = order(&fixture_order()).unwrap();
+        let mut before = serde_json::to_value(&with).unwrap();
+        before.as_object_mut().unwrap().remove("signals").unwrap();
+        let without = OrderInput {
+            signals: OrderSignals::default(),
+            ..with
+        };
+        assert_eq!(
+            serde_json::to_vec(&without).unwrap(),
+            serde_json::to_vec(&before).unwrap()
+        );
+        assert_eq!(
+            regulars_domain::fingerprint(&without),
+            regulars_domain::fingerprint(&before)
+        );
+        let back: OrderInput = serde_json::from_value(before).unwrap();
+        assert_eq!(back, without, "stored orders read back without signals");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! WooCommerce webhook bodies → normalised inputs. Refunds arrive inside `order.updated`.
 
 use regulars_domain::{
-    Currency, CustomerInput, Email, FieldError, FinancialStatus, LineItemInput, OrderInput, Phone,
-    RefundInput, Source,
+    Currency, CustomerInput, Email, FieldError, FinancialStatus, LineItemInput, OrderInput, OrderSignals,
+    Phone, RefundInput, Source,
 };
 use serde_json::Value;
 
 use crate::json::{id, integer, money, money_or_zero, parse_body, required_id, text, time};
+use crate::signals;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
@@ -133,7 +134,42 @@ pub fn order(v: &Value) -> Result<OrderInput, FieldError> {
         marketplace: None,
         buyer_accepts_marketing: None,
         note: text(v, "customer_note"),
+        signals: order_signals(v),
     })
+}
+
+/// Order meta keys under which referral plugins and checkout fields pass a code, compared
+/// case-insensitively.
+const REFERRAL_META_KEYS: [&str; 3] = ["referral_code", "_referral_code", "ref"];
+
+/// Where the order came from. Signals are a shop's hints, never a reason to refuse an order: a
+/// value that cannot be read is left out. WooCommerce does not show the card (payment plugins
+/// keep it to themselves), so there is no payment fingerprint.
+fn order_signals(v: &Value) -> OrderSignals {
+    let address = |a: &Value| {
+        signals::address(
+            text(a, "address_1").as_deref(),
+            text(a, "postcode").as_deref(),
+            text(a, "country").as_deref(),
+        )
+    };
+    OrderSignals {
+        referral_code: v["meta_data"].as_array().into_iter().flatten().find_map(|m| {
+            let key = m["key"].as_str()?.trim();
+            if !REFERRAL_META_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k)) {
+                return None;
+            }
+            match &m["value"] {
+                Value::String(s) => signals::referral_code(s),
+                Value::Number(n) => signals::referral_code(&n.to_string()),
+                _ => None,
+            }
+        }),
+        browser_ip: v["customer_ip_address"].as_str().and_then(signals::browser_ip),
+        device: text(v, "customer_user_agent"),
+        shipping_address: address(&v["shipping"]).or_else(|| address(&v["billing"])),
+        payment_fingerprint: None,
+    }
 }
 
 /// The buyer: a registered customer (`customer_id` > 0) or a guest known by billing details.
@@ -237,6 +273,76 @@ mod tests {
         v["refunds"] = serde_json::json!([{ "id": 726, "reason": "", "total": "-10.00" }]);
         let o = order(&v).unwrap();
         assert_eq!(o.refunds[0].amount, 1000);
+    }
+
+    #[test]
+    fn the_fixture_orders_carry_their_signals() {
+        let Payload::Order(o) =
+            parse(Topic::OrderCreated, &fixture("order_727.wc-rest-v3-docs.json")).unwrap()
+        else {
+            panic!("an order");
+        };
+        assert_eq!(
+            o.signals,
+            OrderSignals {
+                shipping_address: Some("us|94103|969market".into()),
+                ..OrderSignals::default()
+            },
+            "an empty customer_ip_address and customer_user_agent are no signal"
+        );
+        let list: Vec<Value> = serde_json::from_slice(&fixture("orders_list.wc-rest-v3-docs.json")).unwrap();
+        let signals: Vec<OrderSignals> = list.iter().map(|v| order(v).unwrap().signals).collect();
+        assert_eq!(
+            signals,
+            vec![
+                OrderSignals {
+                    shipping_address: Some("us|94103|969market".into()),
+                    ..OrderSignals::default()
+                },
+                OrderSignals {
+                    // customer_ip_address is 127.0.0.1: the shop's own machine, not the buyer's.
+                    browser_ip: None,
+                    device: Some(
+                        "mozilla/5.0 (x11; ubuntu; linux x86_64; rv:52.0) gecko/20100101 firefox/52.0".into()
+                    ),
+                    shipping_address: Some("br|12345000|avbrasil432".into()),
+                    ..OrderSignals::default()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn referral_meta_ip_and_the_billing_address_when_nothing_ships() {
+        let mut v: Value = serde_json::from_slice(&fixture("order_727.wc-rest-v3-docs.json")).unwrap();
+        v["meta_data"] = serde_json::json!([
+            {"id": 1, "key": "_download_permissions_granted", "value": "yes"},
+            {"id": 2, "key": "_referral_code", "value": " anna-7k3q "}
+        ]);
+        v["customer_ip_address"] = Value::from("203.0.113.7");
+        v["customer_user_agent"] = Value::from("Mozilla/5.0 (Android)");
+        v["shipping"]["address_1"] = Value::from("");
+        v["billing"]["address_1"] = Value::from("12 MG Road");
+        let s = order(&v).unwrap().signals;
+        assert_eq!(
+            s,
+            OrderSignals {
+                referral_code: Some("ANNA-7K3Q".into()),
+                browser_ip: Some("203.0.113.7".into()),
+                device: Some("Mozilla/5.0 (Android)".into()),
+                shipping_address: Some("us|94103|12mgroad".into()),
+                payment_fingerprint: None,
+            }
+        );
+        v["meta_data"] = serde_json::json!([
+            {"id": 1, "key": "REF", "value": "no way"},
+            {"id": 2, "key": "referral_code", "value": "RAVI-23AB"}
+        ]);
+        assert_eq!(
+            order(&v).unwrap().signals.referral_code.as_deref(),
+            Some("RAVI-23AB"),
+            "a value that is no code gives way to the next"
+        );
     }
 
     #[test]

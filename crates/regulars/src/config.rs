@@ -16,6 +16,18 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     pub webhooks: WebhooksConfig,
     pub loyalty: LoyaltyConfig,
+    pub referrals: ReferralsConfig,
+}
+
+/// The referral job: rewards referrals whose return window ended, cancels those refunded
+/// inside it, approves partners' due commissions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReferralsConfig {
+    /// `serve` runs the job for every store this often (0: never; `regulars referrals run`
+    /// still does).
+    pub run_every_minutes: u64,
+    /// …the first time this many seconds after start-up.
+    pub first_run_after_secs: u64,
 }
 
 /// The loyalty program's nightly job (expiry, reminders, tiers, birthdays) and ledger check.
@@ -110,6 +122,10 @@ impl Default for Config {
                 nightly_every_hours: 24,
                 first_nightly_after_secs: 120,
             },
+            referrals: ReferralsConfig {
+                run_every_minutes: 15,
+                first_run_after_secs: 60,
+            },
         }
     }
 }
@@ -177,6 +193,28 @@ mod tests {
             jail.set_env("REGULARS__WEBHOOKS__ALLOW_PRIVATE_TARGETS", "false");
             let c = Config::load(Some(Path::new("regulars.toml"))).map_err(|e| *e)?;
             assert!(!c.webhooks.allow_private_targets);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
+    fn the_referral_job_runs_every_quarter_hour_unless_configured() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| *e)?;
+            assert_eq!(
+                (c.referrals.run_every_minutes, c.referrals.first_run_after_secs),
+                (15, 60)
+            );
+            jail.create_file("regulars.toml", "[referrals]\nrun_every_minutes = 5\n")?;
+            let c = Config::load(Some(Path::new("regulars.toml"))).map_err(|e| *e)?;
+            assert_eq!(
+                (c.referrals.run_every_minutes, c.referrals.first_run_after_secs),
+                (5, 60)
+            );
+            jail.set_env("REGULARS__REFERRALS__RUN_EVERY_MINUTES", "0");
+            let c = Config::load(Some(Path::new("regulars.toml"))).map_err(|e| *e)?;
+            assert_eq!(c.referrals.run_every_minutes, 0);
             Ok(())
         });
     }

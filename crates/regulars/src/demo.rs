@@ -1,6 +1,7 @@
 //! `regulars demo`: a database with three multilingual sample stores (INR, AMD, USD), ready
 //! to explore through the API.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use anyhow::Context;
@@ -9,10 +10,16 @@ use regulars_domain::loyalty::{
     Action, ActionRule, BirthdayPerk, Cap, EarnRule, Period, Program, Rounding, ShippingPerk, Tier,
     TierBenefits, TierLadder, TierMetric,
 };
+use regulars_domain::referral::{FraudRules, Milestone, ReferralProgram, ReferralReward};
 use regulars_domain::Discount;
-use regulars_domain::{Email, Role, Source, TimeZone, Timestamp};
-use regulars_sample::{demo_dataset, demo_spend, demo_stores};
-use regulars_store::{Db, RewardInput, StoreRecord};
+use regulars_domain::{CustomerId, Email, Role, Source, TimeZone, Timestamp};
+use regulars_sample::{demo_dataset, demo_referrals, demo_spend, demo_stores, DemoReferrals, DemoStoreSpec};
+use regulars_store::{
+    Db, PartnerInput, PartnerScope, ReferralFilter, ReferralStatus, RewardInput, StoreError, StoreRecord,
+};
+
+/// The friend's first-order discount of the demo stores' referral programs: 10 %.
+const FRIEND_DISCOUNT_BP: i64 = 1_000;
 
 /// Loads the sample stores unless the database has stores already, then creates a fresh API
 /// key for each (keys are stored hashed, so old ones cannot be shown again). Returns the text
@@ -27,7 +34,9 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
             let store = db
                 .create_store(&spec.name, spec.currency, timezone, spec.locale.clone())
                 .await?;
-            let data = demo_dataset(&spec, now);
+            let mut data = demo_dataset(&spec, now);
+            // Who referred whom; every checkout's signals for the fraud rules.
+            let referrals = demo_referrals(&spec, now, &mut data, FRIEND_DISCOUNT_BP);
             // A year of marketing spend for the paid channels, for acquisition cost per channel.
             let spend = demo_spend(&spec, now, &data, 12)
                 .into_iter()
@@ -41,9 +50,15 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
                 tx.create_reward(store.id, &reward).await?;
             }
             tx.commit().await?;
-            load(db, &store, data)
+            // So is the referral program: friends' orders carry their advocates' codes.
+            db.set_referral_program(&store, &demo_referral_program(&spec, store.currency), "demo")
+                .await?;
+            let ids = load(db, &store, data, &referrals, now)
                 .await
                 .with_context(|| format!("loading {}", spec.name))?;
+            settle_referrals(db, &store, &referrals, &ids, now)
+                .await
+                .with_context(|| format!("settling the referrals of {}", spec.name))?;
             db.run_loyalty_nightly(&store, now).await?;
             db.insert_marketing_spend(store.id, &spend).await?;
             stores.push(store);
@@ -96,6 +111,9 @@ pub async fn prepare(db: &Db, listen: &str) -> anyhow::Result<String> {
         )?;
         writeln!(out, "    store id: {}", store.id)?;
         writeln!(out, "    API key:  {}", key.key)?;
+        if let Some(line) = referral_summary(db, store).await? {
+            writeln!(out, "    {line}")?;
+        }
     }
     if let Some(first) = stores.first() {
         let key = db.create_api_key(first.id, "tour").await?;
@@ -134,19 +152,147 @@ async fn demo_people(db: &Db, stores: &[StoreRecord]) -> anyhow::Result<Vec<(Str
     Ok(out)
 }
 
-async fn load(db: &Db, store: &StoreRecord, data: regulars_sample::DemoData) -> anyhow::Result<()> {
+/// Customers, then the advocates' codes and the partners, then the orders (friends' orders
+/// carrying the codes, attributed and judged as they are written), the returns reported after
+/// them, and the share-link visits: every step through the same calls the API and webhooks use.
+/// Returns the customers' ids by external id.
+async fn load(
+    db: &Db,
+    store: &StoreRecord,
+    mut data: regulars_sample::DemoData,
+    plan: &DemoReferrals,
+    now: Timestamp,
+) -> anyhow::Result<HashMap<String, CustomerId>> {
     let mut tx = db.begin().await?;
     let customers: Vec<(Source, &regulars_domain::CustomerInput)> = data
         .customers
         .iter()
         .map(|c| (c.source.unwrap_or(Source::Api), c))
         .collect();
-    tx.upsert_customers(store.id, &customers, "demo").await?;
+    let written = tx.upsert_customers(store.id, &customers, "demo").await?;
+    let ids: HashMap<String, CustomerId> = data
+        .customers
+        .iter()
+        .zip(&written)
+        .filter_map(|(c, (id, _))| c.external_id.clone().map(|e| (e, *id)))
+        .collect();
+    let id_of = |external: &str| {
+        ids.get(external)
+            .copied()
+            .with_context(|| format!("no demo customer {external}"))
+    };
+    let mut codes: HashMap<&str, String> = HashMap::new();
+    for advocate in &plan.advocates {
+        let code = tx.referral_code(store, id_of(advocate)?).await?;
+        codes.insert(advocate, code.code);
+    }
+    tx.commit().await?;
+    let code_of = |advocate: &str| {
+        codes
+            .get(advocate)
+            .cloned()
+            .with_context(|| format!("no referral code for {advocate}"))
+    };
+    for p in &plan.partners {
+        let terms = PartnerInput {
+            basis_points: p.basis_points,
+            scope: if p.all_orders {
+                PartnerScope::AllOrders
+            } else {
+                PartnerScope::FirstOrder
+            },
+            period_days: p.period_days,
+            note: Some(p.note.clone()),
+        };
+        db.upsert_partner(store, id_of(&p.customer)?, &terms, "demo")
+            .await?;
+    }
+    let position: HashMap<String, usize> = data
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.external_id.clone(), i))
+        .collect();
+    for r in &plan.referred {
+        let i = *position
+            .get(&r.order)
+            .with_context(|| format!("no demo order {}", r.order))?;
+        r.name_code(&mut data.orders[i], &code_of(&r.advocate)?);
+    }
+    let mut tx = db.begin().await?;
     for chunk in data.orders.chunks(2_000) {
         tx.upsert_orders_crediting(store, chunk, "demo", true).await?;
     }
     tx.commit().await?;
+    let mut tx = db.begin().await?;
+    for (order, refund) in &plan.refunds {
+        tx.add_refund(store, Source::Api, order, refund).await?;
+    }
+    tx.commit().await?;
+    for landing in &plan.landings {
+        let code = code_of(&landing.advocate)?;
+        let (ip, device) = (Some(landing.ip.as_str()), Some(landing.device.as_str()));
+        db.record_referral_visit(store.id, &code, ip, device, now).await?;
+        if let Some(email) = &landing.email {
+            db.refer_by_link(store, &code, email, ip, device, now).await?;
+        }
+    }
+    Ok(ids)
+}
+
+/// The referral job as the server would have run it over the two years, weekly, then now; and
+/// the first partner's commission paid once.
+async fn settle_referrals(
+    db: &Db,
+    store: &StoreRecord,
+    plan: &DemoReferrals,
+    ids: &HashMap<String, CustomerId>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    const WEEK: i64 = 7 * 86_400_000;
+    let mut at = now.0 - 105 * WEEK;
+    while at < now.0 {
+        db.run_referrals(store, Timestamp(at)).await?;
+        at += WEEK;
+    }
+    db.run_referrals(store, now).await?;
+    for p in &plan.partners {
+        let Some(reference) = &p.payout_reference else {
+            continue;
+        };
+        let Some(&id) = ids.get(&p.customer) else {
+            continue;
+        };
+        match db.pay_partner(store, id, Some(reference), "demo").await {
+            Ok(_) | Err(StoreError::Refused { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
+}
+
+/// One line on the store's referrals for the welcome text.
+async fn referral_summary(db: &Db, store: &StoreRecord) -> anyhow::Result<Option<String>> {
+    if !db.referral_program(store.id).await?.program.enabled {
+        return Ok(None);
+    }
+    let mut counts = Vec::new();
+    for status in [
+        ReferralStatus::Rewarded,
+        ReferralStatus::Pending,
+        ReferralStatus::Review,
+    ] {
+        let filter = ReferralFilter {
+            status: Some(status),
+            limit: Some(500),
+            ..ReferralFilter::default()
+        };
+        counts.push(db.referrals(store.id, &filter).await?.len());
+    }
+    Ok(Some(format!(
+        "referrals: {} rewarded, {} in their return window, {} waiting for review",
+        counts[0], counts[1], counts[2]
+    )))
 }
 
 /// One major unit of `currency` in minor units (a rupee, a dram, a dollar).
@@ -239,6 +385,37 @@ fn demo_program(currency: regulars_domain::Currency) -> Program {
             window_days: 7,
         },
         ..Program::default()
+    }
+}
+
+/// A referral program a shop might run: 10 % off a friend's first order, 500 points to the
+/// advocate once it clears a 14-day return window, a thank-you coupon at the fifth friend, the
+/// default fraud rules, and what a customer costs the shop through its paid channels.
+fn demo_referral_program(spec: &DemoStoreSpec, currency: regulars_domain::Currency) -> ReferralProgram {
+    let acquisition_cost = match currency.code() {
+        "INR" => 350 * major(currency),
+        "AMD" => 3_500 * major(currency),
+        _ => 12 * major(currency),
+    };
+    ReferralProgram {
+        enabled: true,
+        friend_discount: Discount::Percent {
+            basis_points: FRIEND_DISCOUNT_BP,
+        },
+        advocate_reward: ReferralReward::Points { points: 500 },
+        return_window_days: 14,
+        milestones: vec![Milestone {
+            friends: 5,
+            reward: ReferralReward::Coupon {
+                discount: Discount::Percent { basis_points: 2_000 },
+                minimum_spend: 0,
+                valid_days: Some(90),
+            },
+        }],
+        fraud: FraudRules::default(),
+        acquisition_cost,
+        shop_url: Some(spec.shop_url.to_string()),
+        ..ReferralProgram::default()
     }
 }
 

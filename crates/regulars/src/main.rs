@@ -4,6 +4,7 @@ mod analyze;
 mod config;
 mod demo;
 mod loyalty;
+mod referrals;
 mod refit;
 mod user;
 
@@ -74,6 +75,9 @@ enum Command {
     /// The loyalty program's jobs.
     #[command(subcommand)]
     Loyalty(LoyaltyCommand),
+    /// The referral program's jobs.
+    #[command(subcommand)]
+    Referrals(ReferralsCommand),
     /// Verify the points ledger of every store (or one): recomputes every kept figure from the
     /// entries, prints JSON, exits non-zero on drift.
     Check {
@@ -87,6 +91,21 @@ enum LoyaltyCommand {
     /// Run the nightly job now: release expired holds, expire points, send expiry reminders,
     /// re-evaluate tiers and give birthday points. Safe to run again.
     Nightly {
+        #[arg(long)]
+        store: Option<String>,
+        /// Run as of this moment (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReferralsCommand {
+    /// Run the referral job now: reward referrals whose friend's order cleared its return
+    /// window, cancel those refunded or cancelled inside it, approve partners' due
+    /// commissions. Prints a JSON report per store. Safe to run again.
+    Run {
+        /// The store; every store when left out.
         #[arg(long)]
         store: Option<String>,
         /// Run as of this moment (RFC 3339) instead of now.
@@ -320,6 +339,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             println!("{}", serde_json::to_string_pretty(&reports)?);
         }
+        Command::Referrals(ReferralsCommand::Run { store, at }) => {
+            let db = connect(&config.database.url).await?;
+            let now = match at {
+                Some(at) => Timestamp::parse_rfc3339(&at).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+                None => Timestamp::now(),
+            };
+            let mut reports = Vec::new();
+            for s in selected_stores(&db, store).await? {
+                let report = db
+                    .run_referrals(&s, now)
+                    .await
+                    .with_context(|| format!("referral job of store {}", s.id))?;
+                reports.push(serde_json::json!({ "store_id": s.id.to_string(), "report": report }));
+            }
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+        }
         Command::Check { store } => {
             let db = connect(&config.database.url).await?;
             let mut checks = Vec::new();
@@ -455,6 +490,13 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
             Duration::from_secs(config.loyalty.nightly_every_hours * 3600),
         ))
     });
+    let referral_jobs = (config.referrals.run_every_minutes > 0).then(|| {
+        tokio::spawn(referrals::schedule(
+            db.clone(),
+            Duration::from_secs(config.referrals.first_run_after_secs),
+            Duration::from_secs(config.referrals.run_every_minutes * 60),
+        ))
+    });
     // Outgoing webhooks: delivered by this process beside any others sharing the database.
     let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
     let webhooks = tokio::spawn(regulars_hooks::run_worker(
@@ -489,6 +531,9 @@ async fn serve(db: Db, listen: &str, config: &Config) -> anyhow::Result<()> {
         refits.abort();
     }
     if let Some(jobs) = loyalty_jobs {
+        jobs.abort();
+    }
+    if let Some(jobs) = referral_jobs {
         jobs.abort();
     }
     // The batch in flight finishes (each request times out within seconds); an unfinished

@@ -514,6 +514,139 @@ fn imports_credit_loyalty_points_only_when_asked(backend: Backend) {
     assert_eq!(nightly.as_array().unwrap().len(), 2);
 }
 
+/// `regulars referrals run` settles what is due as of `--at` and nothing twice: a friend's
+/// order carrying the advocate's code, placed 30 days ago, is still waiting for its 14-day
+/// window as of the day after, is rewarded once as of now, and a second run finds nothing.
+fn referrals_run_rewards_a_due_referral_once(backend: Backend) {
+    use regulars_domain::referral::ReferralProgram;
+    use regulars_domain::{
+        Currency, CustomerInput, Email, FinancialStatus, LineItemInput, OrderInput, Source, StoreId,
+        Timestamp,
+    };
+    let cli = Cli::new(backend);
+    let id = cli.store("INR");
+    let db = &cli.database.db;
+    let rt = &cli._runtime;
+    let store = rt.block_on(db.store(StoreId::parse(&id).unwrap())).unwrap();
+    let loyalty = regulars_domain::loyalty::Program {
+        enabled: true,
+        ..Default::default()
+    };
+    rt.block_on(db.set_loyalty_program(store.id, &loyalty, "test"))
+        .unwrap();
+    let program = ReferralProgram {
+        enabled: true,
+        ..ReferralProgram::default()
+    };
+    rt.block_on(db.set_referral_program(&store, &program, "test"))
+        .unwrap();
+    let customer = |external: &str, email: &str, first: &str| CustomerInput {
+        external_id: Some(external.into()),
+        email: Some(Email::parse(email).unwrap()),
+        first_name: Some(first.into()),
+        ..CustomerInput::default()
+    };
+    let (advocate, _) = rt
+        .block_on(db.upsert_customer(
+            store.id,
+            Source::Api,
+            &customer("c-anna", "anna@example.in", "Anna"),
+            "test",
+        ))
+        .unwrap();
+    let code = rt.block_on(db.referral_code(&store, advocate)).unwrap().code;
+    let day = 86_400_000;
+    let now = Timestamp::now();
+    let placed = Timestamp(now.0 - 30 * day);
+    let order = OrderInput {
+        source: Source::Api,
+        external_id: "ref-1001".into(),
+        order_number: Some("#1001".into()),
+        customer: Some(customer("c-ravi", "ravi.k@example.in", "Ravi")),
+        placed_at: placed,
+        source_updated_at: None,
+        currency: Currency::INR,
+        subtotal: 100_000,
+        discount_total: 10_000,
+        shipping_total: 0,
+        tax_total: 0,
+        total: 90_000,
+        financial_status: FinancialStatus::Paid,
+        cancelled_at: None,
+        line_items: vec![LineItemInput {
+            external_id: None,
+            product_external_id: None,
+            variant_external_id: None,
+            sku: Some("TEA-ASM-1K".into()),
+            title: "Assam tea 1 kg".into(),
+            quantity: 1,
+            unit_price: 100_000,
+            discount: 10_000,
+        }],
+        discount_codes: vec![code.to_lowercase()],
+        refunds: Vec::new(),
+        marketplace: None,
+        buyer_accepts_marketing: None,
+        note: None,
+        signals: Default::default(),
+    };
+    order.validate().unwrap();
+    rt.block_on(db.upsert_orders(&store, std::slice::from_ref(&order), "test"))
+        .unwrap();
+    let listed = |status| {
+        let filter = regulars_store::ReferralFilter {
+            status: Some(status),
+            ..Default::default()
+        };
+        rt.block_on(db.referrals(store.id, &filter)).unwrap()
+    };
+    assert_eq!(
+        listed(regulars_store::ReferralStatus::Pending).len(),
+        1,
+        "the order made a referral"
+    );
+
+    let report = |args: &[&str]| {
+        let (code, out) = cli.json(args);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        let reports = out.as_array().unwrap().clone();
+        assert_eq!(reports.len(), 1, "{out}");
+        assert_eq!(reports[0]["store_id"], id.as_str());
+        reports[0]["report"].clone()
+    };
+    let early = Timestamp(placed.0 + day).to_rfc3339();
+    let r = report(&["referrals", "run", "--store", &id, "--at", &early]);
+    assert_eq!(
+        (r["qualified"].as_u64(), r["rewarded"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+
+    let at = now.to_rfc3339();
+    let r = report(&["referrals", "run", "--at", &at]);
+    assert_eq!(r["rewarded"], 1, "{r}");
+    assert_eq!(r["qualified"], 1, "{r}");
+    assert_eq!(
+        (r["cancelled"].as_u64(), r["unrewarded"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    let rewarded = listed(regulars_store::ReferralStatus::Rewarded);
+    assert_eq!(rewarded.len(), 1);
+    assert_eq!(rewarded[0].advocate_id, advocate);
+    assert_eq!(rewarded[0].advocate_reward.as_ref().unwrap()["points"], 500);
+
+    let r = report(&["referrals", "run", "--at", &at]);
+    assert_eq!(r["rewarded"], 0, "{r}");
+    assert_eq!(r["qualified"], 0, "{r}");
+
+    let help = cli.run(&["referrals", "run", "--help"]);
+    assert!(help.status.success());
+    let bad = cli.run(&["referrals", "run", "--at", "yesterday"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--at"));
+}
+
 /// `sqlite::NAME` and `postgres::NAME` for each `fn NAME(backend: Backend)`.
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
@@ -534,4 +667,5 @@ on_both_backends!(
     people_are_created_with_a_role_and_a_password_given_or_generated,
     analytics_refit_reports_counts_and_why_a_small_store_has_no_model,
     imports_credit_loyalty_points_only_when_asked,
+    referrals_run_rewards_a_due_referral_once,
 );

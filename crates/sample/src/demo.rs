@@ -20,6 +20,8 @@ pub struct DemoStoreSpec {
     pub locale: Locale,
     pub customers: usize,
     pub seed: u64,
+    /// The shop's own site (referral share links lead there).
+    pub shop_url: &'static str,
 }
 
 /// Customers and their orders, ready to send through the API in this order.
@@ -40,6 +42,7 @@ pub fn demo_stores() -> Vec<DemoStoreSpec> {
             locale: locale("en-IN"),
             customers: 1_800,
             seed: 0x1a_2024,
+            shop_url: "https://chaichaupal.example.in",
         },
         DemoStoreSpec {
             name: "Tsiran Armenian Pantry".to_string(),
@@ -48,6 +51,7 @@ pub fn demo_stores() -> Vec<DemoStoreSpec> {
             locale: locale("hy"),
             customers: 700,
             seed: 0x374_2024,
+            shop_url: "https://tsiran.example.am",
         },
         DemoStoreSpec {
             name: "Brooklyn Tea & Spice".to_string(),
@@ -56,6 +60,7 @@ pub fn demo_stores() -> Vec<DemoStoreSpec> {
             locale: locale("en"),
             customers: 500,
             seed: 0x1_2024,
+            shop_url: "https://brooklyntea.example.com",
         },
     ]
 }

@@ -105,6 +105,7 @@ pub(crate) fn build(
         marketplace,
         buyer_accepts_marketing: Some(profile.email_allowed_at(planned.at)),
         note: chance(rng, 0.08).then(|| profile.lang.order_note(rng).to_string()),
+        signals: Default::default(),
     };
     settle(shop, &mut order, rng);
     order
@@ -169,6 +170,51 @@ fn pick_code(shop: &Shop, profile: &Profile, planned: &Planned, rng: &mut impl R
         .filter(|c| c.months.is_empty())
         .collect();
     (!evergreen.is_empty() && chance(rng, 0.05)).then(|| *one_of(rng, &evergreen))
+}
+
+/// Prices an own-checkout order again with `bp` basis points off its subtotal (a friend's
+/// first-order discount, which replaces any code it had), the way [`build`] prices one. Refunds
+/// from its history are dropped: the caller decides again what happened after checkout.
+pub(crate) fn reprice(shop: &Shop, order: &mut OrderInput, bp: i64) {
+    for line in &mut order.line_items {
+        line.discount = 0;
+    }
+    let subtotal: i64 = order.line_items.iter().map(|l| l.quantity * l.unit_price).sum();
+    let discount = shop.share(subtotal, bp).min(subtotal / 2);
+    spread_discount(&mut order.line_items, discount);
+    let net = subtotal - discount;
+    let (fee, free_from) = shop.region.shipping(shop.currency);
+    let shipping = if net >= free_from { 0 } else { fee };
+    let tax = shop.share(net, shop.region.tax_bp());
+    order.subtotal = subtotal;
+    order.discount_total = discount;
+    order.shipping_total = shipping;
+    order.tax_total = tax;
+    order.total = net + shipping + tax;
+    order.discount_codes.clear();
+    order.refunds.clear();
+    if matches!(
+        order.financial_status,
+        FinancialStatus::Refunded | FinancialStatus::PartiallyRefunded
+    ) {
+        order.financial_status = FinancialStatus::Paid;
+        order.source_updated_at = Some(order.placed_at);
+    }
+}
+
+/// Everything of `order` given back at `at`: a refund as the shop reports it after the order.
+pub(crate) fn full_refund(order: &OrderInput, at: i64, reason: &str) -> RefundInput {
+    RefundInput {
+        external_id: format!("{}-r1", order.external_id),
+        created_at: Timestamp(at),
+        amount: order.total,
+        reason: Some(reason.to_string()),
+        lines: order
+            .line_items
+            .iter()
+            .map(|l| refund_line(l, l.quantity))
+            .collect(),
+    }
 }
 
 /// Never more than half the subtotal: a flat code on a small order is capped, as shops do.

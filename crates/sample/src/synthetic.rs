@@ -83,6 +83,7 @@ fn synthetic_order(rng: &mut impl Rng, n: usize, customer: usize, placed_at: i64
         marketplace: None,
         buyer_accepts_marketing: None,
         note: None,
+        signals: Default::default(),
     }
 }
 

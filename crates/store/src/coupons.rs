@@ -16,11 +16,11 @@ use regulars_domain::{
     Timestamp, Usage,
 };
 use sea_query::{
-    Asterisk, Cond, Expr, Iden, LockType, OnConflict, Order, Query, SelectStatement, SimpleExpr,
+    Alias, Asterisk, Cond, Expr, Func, Iden, LockType, OnConflict, Order, Query, SelectStatement, SimpleExpr,
 };
 use serde::Serialize;
 
-use crate::schema::Customers;
+use crate::schema::{Customers, Orders};
 use crate::{json_text, parse_json, scalar, Db, StoreError, StoreRecord, Tx, CHUNK};
 
 #[derive(Iden, Clone, Copy)]
@@ -51,6 +51,7 @@ enum Coupons {
     UsageLimit,
     PerCustomerLimit,
     Stackable,
+    FirstOrderOnly,
     Used,
     Origin,
     CreatedAt,
@@ -97,6 +98,8 @@ pub struct CouponIssue {
     pub minimum_spend: i64,
     pub usage_limit: Option<i64>,
     pub per_customer_limit: Option<i64>,
+    /// Only a customer's first order may use it.
+    pub first_order_only: bool,
     /// What minted it, e.g. `reward:<id>`.
     pub origin: String,
 }
@@ -159,6 +162,8 @@ pub struct CouponRecord {
     pub usage_limit: Option<i64>,
     pub per_customer_limit: Option<i64>,
     pub stackable: bool,
+    /// Only a customer's first order may use it.
+    pub first_order_only: bool,
     /// Redemptions not rolled back.
     pub used: i64,
     /// Unexpired reservations.
@@ -182,13 +187,17 @@ impl CouponRecord {
             usage_limit: self.usage_limit,
             per_customer_limit: self.per_customer_limit,
             stackable: self.stackable,
+            first_order_only: self.first_order_only,
         }
     }
 
+    /// Its usage as read. `customer_orders` is 0: the validating paths count the customer's
+    /// orders once per call and fill it in.
     pub fn usage(&self) -> Usage {
         Usage {
             overall: self.used + self.reserved,
             by_customer: self.customer_used,
+            customer_orders: 0,
         }
     }
 }
@@ -223,6 +232,8 @@ pub struct CouponTerms {
     pub usage_limit: Option<i64>,
     pub per_customer_limit: Option<i64>,
     pub stackable: bool,
+    /// Only a customer's first order may use the codes.
+    pub first_order_only: bool,
 }
 
 impl CouponTerms {
@@ -237,6 +248,7 @@ impl CouponTerms {
             usage_limit: self.usage_limit,
             per_customer_limit: self.per_customer_limit,
             stackable: self.stackable,
+            first_order_only: self.first_order_only,
         }
     }
 }
@@ -336,6 +348,7 @@ struct CouponRow {
     usage_limit: Option<i64>,
     per_customer_limit: Option<i64>,
     stackable: bool,
+    first_order_only: bool,
     used: i64,
     reserved: i64,
     customer_used: i64,
@@ -367,6 +380,7 @@ impl CouponRow {
             usage_limit: self.usage_limit,
             per_customer_limit: self.per_customer_limit,
             stackable: self.stackable,
+            first_order_only: self.first_order_only,
             used: self.used,
             reserved: self.reserved,
             customer_used: self.customer_used,
@@ -423,6 +437,7 @@ fn coupon_select(store: &StoreRecord, now: Timestamp, customer: Option<&str>) ->
             (Coupons::Table, Coupons::UsageLimit),
             (Coupons::Table, Coupons::PerCustomerLimit),
             (Coupons::Table, Coupons::Stackable),
+            (Coupons::Table, Coupons::FirstOrderOnly),
             (Coupons::Table, Coupons::Used),
             (Coupons::Table, Coupons::Origin),
             (Coupons::Table, Coupons::CreatedAt),
@@ -464,6 +479,40 @@ fn status_condition(status: CouponStatus, now: Timestamp) -> Cond {
 
 fn records(rows: Vec<CouponRow>, now: Timestamp) -> Result<Vec<CouponRecord>, StoreError> {
     rows.into_iter().map(|r| r.record(now)).collect()
+}
+
+/// How many orders of the store `customer` placed that were not cancelled: what a
+/// first-orders-only coupon asks about.
+fn customer_orders_select(store: &StoreRecord, customer: &str) -> SelectStatement {
+    Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from(Orders::Table)
+        .and_where(Expr::col(Orders::StoreId).eq(store.id.to_string()))
+        .and_where(Expr::col(Orders::CustomerId).eq(customer))
+        .and_where(Expr::col(Orders::CancelledAt).is_null())
+        .to_owned()
+}
+
+/// Whether counting the customer's orders can change an answer: a known customer and a
+/// first-orders-only coupon among those found.
+fn needs_customer_orders<'a>(
+    customer: Option<&'a str>,
+    mut coupons: impl Iterator<Item = &'a CouponRecord>,
+) -> Option<&'a str> {
+    customer.filter(|_| coupons.any(|c| c.first_order_only))
+}
+
+/// What minted a coupon, trimmed: 1 to 200 characters.
+fn check_origin(origin: &str) -> Result<&str, FieldError> {
+    let origin = origin.trim();
+    if origin.is_empty() || origin.chars().count() > 200 {
+        return Err(FieldError::new(
+            "origin",
+            "invalid_origin",
+            "say what minted the coupon (1 to 200 characters)",
+        ));
+    }
+    Ok(origin)
 }
 
 #[derive(sqlx::FromRow)]
@@ -638,12 +687,26 @@ impl Db {
                 .to_owned();
             records(self.fetch_all(&q).await?, now)?
         };
+        // One count for the whole cart, and only when a first-orders-only coupon asks.
+        let customer_orders = match needs_customer_orders(customer_key.as_deref(), found.iter()) {
+            Some(c) => self
+                .fetch_optional::<(i64,)>(&customer_orders_select(store, c))
+                .await?
+                .map_or(0, |(n,)| n),
+            None => 0,
+        };
         let by_code: HashMap<&str, &CouponRecord> = found.iter().map(|c| (c.code.as_str(), c)).collect();
         let rules: Vec<Option<(CouponRules, Usage)>> = codes
             .iter()
             .map(|c| {
                 let code = normalize_code(c).ok()?;
-                by_code.get(code.as_str()).map(|r| (r.rules(), r.usage()))
+                by_code.get(code.as_str()).map(|r| {
+                    let usage = Usage {
+                        customer_orders,
+                        ..r.usage()
+                    };
+                    (r.rules(), usage)
+                })
             })
             .collect();
         let entries: Vec<CodeInCart> = codes
@@ -787,6 +850,7 @@ impl Tx {
                 Coupons::UsageLimit,
                 Coupons::PerCustomerLimit,
                 Coupons::Stackable,
+                Coupons::FirstOrderOnly,
                 Coupons::Used,
                 Coupons::Origin,
                 Coupons::CreatedAt,
@@ -807,6 +871,7 @@ impl Tx {
                     r.usage_limit.into(),
                     r.per_customer_limit.into(),
                     r.stackable.into(),
+                    r.first_order_only.into(),
                     0i64.into(),
                     c.origin.clone().into(),
                     now.0.into(),
@@ -973,17 +1038,10 @@ impl Tx {
             usage_limit: issue.usage_limit,
             per_customer_limit: issue.per_customer_limit,
             stackable: false,
+            first_order_only: issue.first_order_only,
         };
         rules.validate()?;
-        let origin = issue.origin.trim();
-        if origin.is_empty() || origin.chars().count() > 200 {
-            return Err(FieldError::new(
-                "origin",
-                "invalid_origin",
-                "say what minted the coupon (1 to 200 characters)",
-            )
-            .into());
-        }
+        let origin = check_origin(&issue.origin)?;
         let generator = CodeGenerator::new(issue.prefix.as_deref(), None, None, None)?;
         self.check_customer(store, rules.customer_id).await?;
         let mut code = None;
@@ -1017,6 +1075,90 @@ impl Tx {
         self.insert_coupons(store, None, std::slice::from_ref(&coupon), now)
             .await?;
         self.coupon_record(store, &id, now).await
+    }
+
+    /// Inserts one coupon with a code chosen by the caller (already normalised, e.g. an
+    /// advocate's referral code). Refused with `code_exists` when the store has the code.
+    pub(crate) async fn insert_fixed_coupon(
+        &mut self,
+        store: &StoreRecord,
+        code: &str,
+        rules: &CouponRules,
+        origin: &str,
+    ) -> Result<CouponRecord, StoreError> {
+        if normalize_code(code)? != code {
+            return Err(FieldError::new(
+                "code",
+                "invalid_code",
+                format!("{code:?} is not a normalised code (trimmed, upper-case)"),
+            )
+            .into());
+        }
+        let rules = CouponRules {
+            scope: rules.scope.clone().cleaned(),
+            ..rules.clone()
+        };
+        rules.validate()?;
+        let origin = check_origin(origin)?;
+        self.lock_store(store.id).await?;
+        self.check_customer(store, rules.customer_id).await?;
+        if !self.existing_codes(store, &[code.to_string()]).await?.is_empty() {
+            return Err(StoreError::Refused {
+                code: "code_exists",
+                message: format!("{code} is already a coupon of this store"),
+            });
+        }
+        let now = Timestamp::now();
+        let id = new_id().to_string();
+        let coupon = NewCoupon {
+            id: id.clone(),
+            code: code.to_string(),
+            rules,
+            origin: origin.to_string(),
+        };
+        self.insert_coupons(store, None, std::slice::from_ref(&coupon), now)
+            .await?;
+        self.coupon_record(store, &id, now).await
+    }
+
+    /// Rewrites the discount and minimum spend of every coupon of the store whose origin
+    /// starts with `origin_prefix` (case-sensitive), e.g. when the referral program's friend
+    /// reward changes. Returns how many coupons were rewritten.
+    pub(crate) async fn update_origin_coupons(
+        &mut self,
+        store: &StoreRecord,
+        origin_prefix: &str,
+        discount: &Discount,
+        minimum_spend: i64,
+    ) -> Result<u64, StoreError> {
+        if origin_prefix.is_empty() {
+            // An empty prefix would rewrite every coupon of the store.
+            return Err(FieldError::new("origin", "invalid_origin", "name the origin to rewrite").into());
+        }
+        check_discount(discount)?;
+        if minimum_spend < 0 {
+            return Err(FieldError::new(
+                "minimum_spend",
+                "negative_amount",
+                "a minimum spend cannot be negative",
+            )
+            .into());
+        }
+        // substr, not LIKE: SQLite's LIKE ignores case and `_`/`%` would need escaping.
+        let chars = i32::try_from(origin_prefix.chars().count())
+            .map_err(|_| FieldError::new("origin", "invalid_origin", "the origin is too long"))?;
+        let head = Func::cust(Alias::new("substr"))
+            .arg(Expr::col(Coupons::Origin))
+            .arg(1i32)
+            .arg(chars);
+        let q = Query::update()
+            .table(Coupons::Table)
+            .value(Coupons::Discount, json_text(discount))
+            .value(Coupons::MinimumSpend, minimum_spend)
+            .and_where(Expr::col(Coupons::StoreId).eq(store.id.to_string()))
+            .and_where(Expr::expr(head).eq(origin_prefix))
+            .to_owned();
+        self.execute(&q).await
     }
 
     /// Imports existing codes from CSV (a header line, then one code a line). Either every
@@ -1130,13 +1272,24 @@ impl Tx {
             .ok_or(StoreError::NotFound("coupon"))?
             .record(now)?;
         let rules = coupon.rules();
+        let customer_orders = match needs_customer_orders(customer_key.as_deref(), std::iter::once(&coupon)) {
+            Some(c) => self
+                .fetch_optional::<(i64,)>(&customer_orders_select(store, c))
+                .await?
+                .map_or(0, |(n,)| n),
+            None => 0,
+        };
+        let usage = Usage {
+            customer_orders,
+            ..coupon.usage()
+        };
         let result = evaluate_cart(
             cart,
             customer,
             now,
             &[CodeInCart {
                 code: code.clone(),
-                coupon: Some((&rules, coupon.usage())),
+                coupon: Some((&rules, usage)),
             }],
         )
         .remove(0);
@@ -1406,7 +1559,7 @@ struct ImportRow {
     rules: CouponRules,
 }
 
-const IMPORT_COLUMNS: [&str; 13] = [
+const IMPORT_COLUMNS: [&str; 14] = [
     "code",
     "discount_type",
     "value",
@@ -1417,6 +1570,7 @@ const IMPORT_COLUMNS: [&str; 13] = [
     "per_customer_limit",
     "customer_id",
     "stackable",
+    "first_order_only",
     "skus",
     "categories",
     "product_ids",
@@ -1590,18 +1744,20 @@ fn parse_import(store: &StoreRecord, bytes: &[u8]) -> (Vec<ImportRow>, Vec<Impor
                 .map_err(|e| row_errors.push(e.at("customer_id")))
                 .ok(),
         };
-        let stackable = match get("stackable").to_ascii_lowercase().as_str() {
+        let mut flag = |field: &str| match get(field).to_ascii_lowercase().as_str() {
             "" | "false" | "no" | "0" | "n" => false,
             "true" | "yes" | "1" | "y" => true,
             other => {
                 row_errors.push(FieldError::new(
-                    "stackable",
+                    field,
                     "invalid_boolean",
                     format!("{other:?}: true or false"),
                 ));
                 false
             }
         };
+        let stackable = flag("stackable");
+        let first_order_only = flag("first_order_only");
         let list = |s: &str| -> Vec<String> { s.split(';').map(str::to_string).collect() };
         let scope = CouponScope {
             product_ids: list(get("product_ids")),
@@ -1627,6 +1783,7 @@ fn parse_import(store: &StoreRecord, bytes: &[u8]) -> (Vec<ImportRow>, Vec<Impor
                 usage_limit,
                 per_customer_limit,
                 stackable,
+                first_order_only,
             };
             if row_errors.is_empty() {
                 if let Err(e) = rules.validate() {
@@ -1657,4 +1814,171 @@ fn parse_import(store: &StoreRecord, bytes: &[u8]) -> (Vec<ImportRow>, Vec<Impor
         errors.push(header_error("file", "empty_file", "the file has no codes".into()));
     }
     (rows, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The helpers the referral program calls (crate-private, so tested here), on both
+    //! backends.
+
+    use regulars_domain::{Currency, Locale, TimeZone};
+
+    use super::*;
+    use crate::Backend;
+
+    fn admin_url() -> String {
+        std::env::var("REGULARS_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:55432/postgres".to_string())
+    }
+
+    async fn admin(sql: &str) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&admin_url())
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL for tests (scripts/test-env): {e}"));
+        sqlx::Executor::execute(&mut conn, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn fixed_codes_and_origin_rewrites(backend: Backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let pg_name = format!("regulars_test_{}", uuid::Uuid::now_v7().simple());
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
+            Backend::Postgres => {
+                admin(&format!("CREATE DATABASE {pg_name}")).await;
+                let admin = admin_url();
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                format!("{base}/{pg_name}")
+            }
+        };
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        let store = db
+            .create_store(
+                "Chai",
+                Currency::INR,
+                TimeZone::parse("Asia/Kolkata").unwrap(),
+                Locale::parse("hi-IN").unwrap(),
+            )
+            .await
+            .unwrap();
+        let rules = CouponRules {
+            discount: Discount::Percent { basis_points: 1_000 },
+            starts_at: None,
+            expires_at: None,
+            minimum_spend: 0,
+            scope: CouponScope::default(),
+            customer_id: None,
+            usage_limit: None,
+            per_customer_limit: None,
+            stackable: false,
+            first_order_only: true,
+        };
+
+        let mut tx = db.begin().await.unwrap();
+        let asha = tx
+            .insert_fixed_coupon(&store, "ASHA-7K2M", &rules, "referral-code:a")
+            .await
+            .unwrap();
+        tx.insert_fixed_coupon(&store, "RAVI_X9", &rules, "referral-code:b")
+            .await
+            .unwrap();
+        // Not ours: another origin, and one that differs only in case or has `_` where the
+        // prefix has `-` (a LIKE pattern would take both).
+        for (code, origin) in [
+            ("OTHER-1", "reward:1"),
+            ("OTHER-2", "REFERRAL-CODE:c"),
+            ("OTHER-3", "referral_code:d"),
+        ] {
+            tx.insert_fixed_coupon(&store, code, &rules, origin)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(
+            (
+                asha.code.as_str(),
+                asha.origin.as_str(),
+                asha.first_order_only,
+                asha.batch_id
+            ),
+            ("ASHA-7K2M", "referral-code:a", true, None)
+        );
+
+        let mut tx = db.begin().await.unwrap();
+        match tx
+            .insert_fixed_coupon(&store, "ASHA-7K2M", &rules, "referral-code:z")
+            .await
+        {
+            Err(StoreError::Refused { code, .. }) => assert_eq!(code, "code_exists"),
+            other => panic!("{other:?}"),
+        }
+        let err = tx
+            .insert_fixed_coupon(&store, "asha-new", &rules, "referral-code:z")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("code"), "{err}");
+        let err = tx
+            .insert_fixed_coupon(&store, "FRESH-1", &rules, " ")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("origin"), "{err}");
+
+        let fixed = Discount::Fixed { amount: 7_500 };
+        let changed = tx
+            .update_origin_coupons(&store, "referral-code:", &fixed, 20_000)
+            .await
+            .unwrap();
+        assert_eq!(changed, 2);
+        let err = tx.update_origin_coupons(&store, "", &fixed, 0).await.unwrap_err();
+        assert!(err.to_string().starts_with("origin"), "{err}");
+        let err = tx
+            .update_origin_coupons(&store, "referral-code:", &Discount::Fixed { amount: 0 }, 0)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("discount.amount"), "{err}");
+        tx.commit().await.unwrap();
+
+        let all = db
+            .coupons(
+                &store,
+                &CouponFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let terms: Vec<(&str, &Discount, i64)> = all
+            .iter()
+            .map(|c| (c.code.as_str(), &c.discount, c.minimum_spend))
+            .collect();
+        let ten = Discount::Percent { basis_points: 1_000 };
+        for want in [
+            ("ASHA-7K2M", &fixed, 20_000),
+            ("RAVI_X9", &fixed, 20_000),
+            ("OTHER-1", &ten, 0),
+            ("OTHER-2", &ten, 0),
+            ("OTHER-3", &ten, 0),
+        ] {
+            assert!(terms.contains(&want), "{want:?} in {terms:?}");
+        }
+
+        db.close().await;
+        if backend == Backend::Postgres {
+            admin(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn fixed_codes_and_origin_rewrites_on_sqlite() {
+        fixed_codes_and_origin_rewrites(Backend::Sqlite).await
+    }
+
+    #[tokio::test]
+    async fn fixed_codes_and_origin_rewrites_on_postgres() {
+        fixed_codes_and_origin_rewrites(Backend::Postgres).await
+    }
 }

@@ -20,6 +20,7 @@ mod outbound;
 mod overview;
 mod people;
 mod profile;
+mod referrals;
 mod rollups;
 mod schema;
 mod stores;
@@ -70,6 +71,11 @@ pub use people::{
     MAX_FAILURES_PER_ADDRESS, MIN_PASSWORD_CHARS, THROTTLE_WINDOW_MS,
 };
 pub use profile::{clean_tags, NoteRecord, MAX_NOTE_CHARS, MAX_TAGS, MAX_TAG_CHARS};
+pub use referrals::{
+    AdvocateRow, AdvocatesReport, CommissionRecord, CommissionStatus, CustomerReferrals, Decision,
+    PartnerInput, PartnerRecord, PartnerScope, PartnerSummary, PayoutRecord, PayoutRow, ReferralCode,
+    ReferralFilter, ReferralProgramRecord, ReferralRecord, ReferralRunReport, ReferralStatus,
+};
 pub use stores::{ApiKeyCreated, ApiKeyRecord, StoreRecord, WebhookSecretHint};
 
 use regulars_domain::FieldError;

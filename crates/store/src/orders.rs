@@ -523,6 +523,7 @@ impl Tx {
             })
             .collect();
         crate::coupons::on_orders_written(self, store, &written).await?;
+        crate::referrals::on_orders_written(self, store, &written).await?;
         let written_ids: Vec<&str> = written.iter().map(|w| w.id).collect();
         crate::loyalty::reconcile_orders(self, store, &written_ids, credit_history).await?;
         refresh_aggregates(self, store.id, store.currency.code(), &touched_customers).await?;
@@ -604,6 +605,7 @@ impl Tx {
         .await?;
         let fully_refunded = order.refunded_total + refund.amount >= order.total;
         crate::coupons::on_order_refunded(self, store, &order.id, fully_refunded).await?;
+        crate::referrals::on_orders_changed(self, store, &[order.id.as_str()]).await?;
         crate::loyalty::reconcile_orders(self, store, &[order.id.as_str()], false).await?;
         if let Some(c) = order.customer_id {
             let touched = HashSet::from([c]);

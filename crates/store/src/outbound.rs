@@ -68,7 +68,7 @@ enum WebhookAttempts {
 }
 
 /// Event kinds (the `events` table) and the webhook types that announce them.
-pub const WEBHOOK_EVENT_TYPES: [(&str, &str); 15] = [
+pub const WEBHOOK_EVENT_TYPES: [(&str, &str); 24] = [
     ("points_earned", "points.earned"),
     ("points_redeemed", "points.redeemed"),
     ("points_revoked", "points.revoked"),
@@ -84,6 +84,15 @@ pub const WEBHOOK_EVENT_TYPES: [(&str, &str); 15] = [
     ("note_added", "customer.note_added"),
     ("account_manager_changed", "customer.account_manager_changed"),
     ("custom", "event.custom"),
+    ("referral_created", "referral.created"),
+    ("referral_qualified", "referral.qualified"),
+    ("referral_rewarded", "referral.rewarded"),
+    ("referral_rejected", "referral.rejected"),
+    ("referral_cancelled", "referral.cancelled"),
+    ("referral_milestone", "referral.milestone"),
+    ("commission_earned", "commission.earned"),
+    ("commission_reversed", "commission.reversed"),
+    ("commission_paid", "commission.paid"),
 ];
 
 /// The type of the message `POST /webhook-endpoints/{id}/test` queues; sent to that endpoint

@@ -60,6 +60,7 @@ fn terms(discount: Discount) -> CouponTerms {
         usage_limit: Some(1),
         per_customer_limit: None,
         stackable: false,
+        first_order_only: false,
     }
 }
 
@@ -574,6 +575,7 @@ async fn issued_coupons_are_bound_and_listed_for_their_customer(backend: Backend
         minimum_spend: 0,
         usage_limit: Some(1),
         per_customer_limit: None,
+        first_order_only: false,
         origin: "reward:r-1".into(),
     };
     let mut tx = t.db.begin().await.unwrap();
@@ -625,6 +627,179 @@ async fn issued_coupons_are_bound_and_listed_for_their_customer(backend: Backend
         .unwrap_err()
         .to_string()
         .starts_with("discount.amount"));
+}
+
+/// A first-orders-only coupon (the friend's side of a referral): a new customer and an
+/// anonymous cart may use it, a customer with a standing order may not, and a cancelled order
+/// does not count. Batches, imports and issues all carry the flag.
+async fn first_order_coupons_refuse_customers_who_ordered_before(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Chai", Currency::INR).await;
+    one_coupon(
+        &t.db,
+        &store,
+        "code,discount_type,value,first_order_only
+         WELCOME,percent,10,yes
+         ANYONE,percent,10,
+",
+    )
+    .await;
+    assert!(
+        t.db.coupon_by_code(&store, "welcome")
+            .await
+            .unwrap()
+            .unwrap()
+            .first_order_only
+    );
+    assert!(
+        !t.db
+            .coupon_by_code(&store, "ANYONE")
+            .await
+            .unwrap()
+            .unwrap()
+            .first_order_only
+    );
+    let newcomer = customer(&t.db, &store, "newcomer").await;
+    let regular = customer(&t.db, &store, "regular").await;
+    let returned = customer(&t.db, &store, "returned").await;
+    t.db.upsert_orders(
+        &store,
+        &[paid_order(
+            "o-1",
+            "regular",
+            Currency::INR,
+            10_000,
+            Timestamp::now(),
+        )],
+        "test",
+    )
+    .await
+    .unwrap();
+    let mut cancelled = paid_order("o-2", "returned", Currency::INR, 10_000, Timestamp::now());
+    cancelled.cancelled_at = Some(Timestamp::now());
+    t.db.upsert_orders(&store, &[cancelled], "test").await.unwrap();
+    // Orders of another store do not count.
+    let other = shop(&t.db, "Tsiran", Currency::INR).await;
+    t.db.upsert_orders(
+        &other,
+        &[paid_order(
+            "o-9",
+            "newcomer",
+            Currency::INR,
+            10_000,
+            Timestamp::now(),
+        )],
+        "test",
+    )
+    .await
+    .unwrap();
+
+    let now = Timestamp::now();
+    let check = |codes: &[&str], who: Option<CustomerId>| {
+        let db = t.db.clone();
+        let store = store.clone();
+        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+        async move {
+            db.validate_coupons(&store, &tea_cart(), &codes, who, now)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.result.map_err(Refusal::code))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(check(&["welcome"], Some(newcomer)).await, vec![Ok(10_000)]);
+    assert_eq!(check(&["WELCOME"], None).await, vec![Ok(10_000)], "anonymous");
+    assert_eq!(
+        check(&["WELCOME", "ANYONE"], Some(regular)).await,
+        vec![Err("not_first_order"), Ok(10_000)],
+        "only the first-orders coupon is refused"
+    );
+    assert_eq!(
+        check(&["WELCOME"], Some(returned)).await,
+        vec![Ok(10_000)],
+        "a cancelled order does not count"
+    );
+
+    // Reserving answers the same.
+    let reserve = |who: Option<CustomerId>| {
+        let db = t.db.clone();
+        let store = store.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let out = tx
+                .reserve_coupon(&store, "welcome", &tea_cart(), who, 60, Timestamp::now())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            match out {
+                ReserveOutcome::Reserved(r) => Ok(r.discount),
+                ReserveOutcome::Refused(r) => Err(r.code()),
+            }
+        }
+    };
+    assert_eq!(reserve(Some(regular)).await, Err("not_first_order"));
+    assert_eq!(reserve(Some(newcomer)).await, Ok(10_000));
+    assert_eq!(reserve(Some(returned)).await, Ok(10_000));
+    assert_eq!(reserve(None).await, Ok(10_000));
+    assert_eq!(used(&t.db, &store, "WELCOME").await, (0, 3));
+
+    // A generated batch and an issued coupon carry the flag too.
+    let mut tx = t.db.begin().await.unwrap();
+    let batch = tx
+        .create_coupon_batch(
+            &store,
+            &NewBatch {
+                name: "Friends".into(),
+                count: 3,
+                prefix: Some("FRIEND-".into()),
+                pattern: None,
+                length: None,
+                charset: None,
+                terms: CouponTerms {
+                    first_order_only: true,
+                    ..terms(Discount::Fixed { amount: 5_000 })
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let issued = tx
+        .issue_coupon(
+            &store,
+            &CouponIssue {
+                prefix: Some("HELLO-".into()),
+                discount: Discount::FreeShipping,
+                customer_id: None,
+                expires_at: None,
+                minimum_spend: 0,
+                usage_limit: None,
+                per_customer_limit: None,
+                first_order_only: true,
+                origin: "test:welcome".into(),
+            },
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(issued.first_order_only && issued.rules().first_order_only);
+    let codes =
+        t.db.coupons(
+            &store,
+            &CouponFilter {
+                batch_id: Some(batch.id),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 3);
+    assert!(codes.iter().all(|c| c.first_order_only));
+    for code in [codes[0].code.as_str(), issued.code.as_str()] {
+        assert_eq!(check(&[code], Some(regular)).await, vec![Err("not_first_order")]);
+        assert_eq!(check(&[code], Some(newcomer)).await, vec![Ok(5_000)], "{code}");
+    }
 }
 
 async fn statuses_filter_the_list(backend: Backend) {
@@ -723,6 +898,7 @@ on_both_backends!(
     two_checkouts_racing_for_the_last_use_one_wins,
     orders_redeem_once_and_give_the_use_back_when_cancelled_or_refunded,
     issued_coupons_are_bound_and_listed_for_their_customer,
+    first_order_coupons_refuse_customers_who_ordered_before,
     statuses_filter_the_list,
     one_store_never_sees_or_redeems_anothers_coupons,
 );

@@ -52,5 +52,6 @@ pub fn paid_order(
         marketplace: None,
         buyer_accepts_marketing: None,
         note: None,
+        signals: Default::default(),
     }
 }

@@ -114,6 +114,10 @@ pub struct BatchBody {
     /// applies to a cart.
     #[serde(default)]
     pub stackable: bool,
+    /// Only a customer's first order may use the codes (a customer with an earlier order that
+    /// was not cancelled is refused `not_first_order`; an anonymous cart is accepted).
+    #[serde(default)]
+    pub first_order_only: bool,
 }
 
 impl BatchBody {
@@ -132,6 +136,7 @@ impl BatchBody {
             usage_limit: self.usage_limit,
             per_customer_limit: self.per_customer_limit,
             stackable: self.stackable,
+            first_order_only: self.first_order_only,
         };
         Ok(NewBatch {
             name: self
@@ -191,6 +196,8 @@ pub struct CouponView {
     pub usage_limit: Option<i64>,
     pub per_customer_limit: Option<i64>,
     pub stackable: bool,
+    /// Only a customer's first order may use it.
+    pub first_order_only: bool,
     /// Redemptions by orders, not rolled back.
     pub used: i64,
     /// Uses held by unexpired reservations.
@@ -218,6 +225,7 @@ impl CouponView {
             usage_limit: c.usage_limit,
             per_customer_limit: c.per_customer_limit,
             stackable: c.stackable,
+            first_order_only: c.first_order_only,
             used: c.used,
             reserved: c.reserved,
             status: c.status.as_str().to_string(),
@@ -290,8 +298,8 @@ pub struct ImportProblem {
 /// columns among code, discount_type (fixed, percent, free_shipping, free_product, gift),
 /// value (major units for fixed, percent for percent, the SKU or the description), starts_at,
 /// expires_at, minimum_spend (major units), usage_limit, per_customer_limit, customer_id,
-/// stackable, skus, categories, product_ids (lists separated by `;`). All rows or none: a
-/// refused file answers 422 with every bad row by line.
+/// stackable, first_order_only, skus, categories, product_ids (lists separated by `;`). All
+/// rows or none: a refused file answers 422 with every bad row by line.
 #[utoipa::path(post, path = "/api/v1/coupons/import", tag = "coupons", params(ImportQuery,
         ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first reply")),
     request_body(content = String, content_type = "text/csv"),
@@ -480,7 +488,7 @@ pub struct ValidateBody {
 pub struct RefusalView {
     /// unknown_coupon, coupon_expired, coupon_not_started, minimum_spend_not_met,
     /// usage_limit_reached, customer_limit_reached, not_for_this_customer, customer_required,
-    /// not_stackable, no_eligible_items or duplicate_code.
+    /// not_first_order, not_stackable, no_eligible_items or duplicate_code.
     pub code: String,
     pub message: String,
 }

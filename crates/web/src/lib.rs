@@ -11,6 +11,8 @@ mod error;
 mod loyalty_api;
 mod loyalty_page;
 mod models;
+mod referral_page;
+mod referrals_api;
 mod views;
 mod webhook_endpoints_api;
 mod webhooks;
@@ -96,12 +98,19 @@ fn metrics_handle() -> PrometheusHandle {
         webhook_endpoints_api::create, webhook_endpoints_api::list, webhook_endpoints_api::show,
         webhook_endpoints_api::update, webhook_endpoints_api::remove, webhook_endpoints_api::rotate_secret,
         webhook_endpoints_api::reveal_secret, webhook_endpoints_api::deliveries, webhook_endpoints_api::send_test,
-        loyalty_page::create_link,
+        loyalty_page::create_link, referral_page::create_partner_link,
+        referrals_api::get_referral_program, referrals_api::put_referral_program,
+        referrals_api::customer_referral_code, referrals_api::customer_referrals, referrals_api::list_referrals,
+        referrals_api::get_referral, referrals_api::decide_referral, referrals_api::run_referrals,
+        referrals_api::referrals_report, referrals_api::list_partners, referrals_api::put_partner,
+        referrals_api::end_partner, referrals_api::get_partner, referrals_api::pay_partner,
+        referrals_api::payout_report, referrals_api::payout_report_csv,
     ),
     tags((name = "customers"), (name = "orders"), (name = "events"),
         (name = "loyalty", description = "Points ledger, tiers, rewards, holds and checkout perks; points are integers"),
         (name = "coupons", description = "Coupon codes: generated, imported, validated against a cart, reserved at checkout; money in minor units"),
-        (name = "webhooks", description = "Outgoing webhooks: endpoints told about the store's events, signed as Standard Webhooks")),
+        (name = "webhooks", description = "Outgoing webhooks: endpoints told about the store's events, signed as Standard Webhooks"),
+        (name = "referrals", description = "Referral program: advocates' codes and share links, referrals with their fraud findings, the review queue, settling after the return window, the advocates report, partners' commissions and payouts")),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -149,7 +158,9 @@ pub fn router(state: AppState) -> Router {
             post(api::bulk_orders).layer(DefaultBodyLimit::max(256 * 1024 * 1024)),
         )
         .merge(coupons_api::routes())
-        .merge(loyalty_page::api_routes());
+        .merge(loyalty_page::api_routes())
+        .merge(referrals_api::routes())
+        .merge(referral_page::api_routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/webhooks/shopify/{store_id}", post(webhooks::shopify))
@@ -159,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .merge(dashboard::routes())
         .merge(loyalty_page::routes())
+        .merge(referral_page::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(record_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

@@ -3,7 +3,7 @@
 //! tier progress and benefits, rewards to redeem, history and coupons, in the customer's
 //! language. Staff or the shop get a link from `POST /api/v1/customers/{id}/loyalty/link`.
 
-mod link;
+pub(crate) mod link;
 mod view;
 
 use askama::Template;
@@ -72,7 +72,7 @@ pub struct LoyaltyLinkView {
 
 /// The absolute address the request was made to: its `Host` (or the proxy's
 /// `X-Forwarded-Host`), over https when the proxy says so or cookies are marked secure.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let header_text = |name: &str| {
         headers
             .get(name)
@@ -258,6 +258,8 @@ struct Opened {
     store: StoreRecord,
     customer: CustomerId,
     key: String,
+    /// Where the page was asked for: the origin of the links it shows.
+    origin: String,
 }
 
 /// Checks the link: 404 (with nothing of the store's) for anything but a link this store
@@ -288,6 +290,7 @@ async fn open_link(
             store: record,
             customer: claims.customer,
             key,
+            origin: base_url(state, headers),
         }),
         Verdict::Expired(_) => {
             let lang = asked
@@ -322,6 +325,7 @@ async fn gather(state: &AppState, opened: &Opened) -> Result<Option<Gathered>, S
         .redemptions(store.id, Some(opened.customer), REDEMPTIONS_READ)
         .await?;
     let coupons = state.db.customer_coupons(&store, opened.customer).await?;
+    let referral = crate::referral_page::referrer(state, &store, opened.customer, &opened.origin).await;
     Ok(Some(Gathered {
         store,
         customer,
@@ -330,6 +334,7 @@ async fn gather(state: &AppState, opened: &Opened) -> Result<Option<Gathered>, S
         rewards,
         redemptions,
         coupons,
+        referral,
         now,
     }))
 }
@@ -379,6 +384,7 @@ fn full_page(
         }),
         history: view::history_view(lang, g),
         coupons: view::coupons_view(lang, g),
+        referral: view::referral_view(lang, g),
         redeem_action: format!("{path}/redeem"),
     };
     render(&page, status, Framing::Nobody)

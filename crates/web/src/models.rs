@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use regulars_domain::{
     Birthday, ConsentChange, ConsentChannel, Currency, CustomerInput, Email, EventInput, FieldError,
-    FinancialStatus, LineItemInput, Locale, Money, OrderInput, Phone, RefundInput, RefundLineInput, Source,
-    Timestamp,
+    FinancialStatus, LineItemInput, Locale, Money, OrderInput, OrderSignals, Phone, RefundInput,
+    RefundLineInput, Source, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -170,6 +170,36 @@ pub struct OrderBody {
     pub marketplace: Option<String>,
     pub buyer_accepts_marketing: Option<bool>,
     pub note: Option<String>,
+    /// A referral code passed with the order (a checkout field, the `ref` parameter of the
+    /// landing page), beside any code among the discount codes.
+    pub referral_code: Option<String>,
+    /// The buyer's IP address. With the fields below, it feeds the referral program's fraud
+    /// checks; only keyed hashes of these values are stored.
+    pub browser_ip: Option<String>,
+    /// The buyer's browser user agent.
+    pub user_agent: Option<String>,
+    /// What tells the buyer's device apart better than the user agent (a session or device
+    /// id); used instead of `user_agent` when both are given.
+    pub device: Option<String>,
+    pub shipping_address: Option<AddressBody>,
+    /// What identifies the card without being it, e.g. brand, BIN and last digits
+    /// `visa:424242:4242`.
+    pub payment_fingerprint: Option<String>,
+}
+
+/// An address; the first line, postal code and country identify the place.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub province: Option<String>,
+    /// Also accepted as `postal_code`.
+    #[serde(alias = "postal_code")]
+    pub zip: Option<String>,
+    /// ISO 3166 code preferred (IN, US), so that orders from every source compare alike.
+    pub country: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -249,6 +279,14 @@ impl OrderBody {
             .map(|c| c.into_input(store_currency).map_err(|e| e.within("customer")))
             .transpose()?
             .filter(|c| !c.is_anonymous());
+        let signals = order_signals(
+            self.referral_code,
+            self.browser_ip,
+            self.user_agent,
+            self.device,
+            self.shipping_address,
+            self.payment_fingerprint,
+        )?;
         let order = OrderInput {
             source: Source::Api,
             external_id: self.external_id.trim().to_string(),
@@ -283,10 +321,73 @@ impl OrderBody {
             marketplace: self.marketplace.filter(|m| !m.trim().is_empty()),
             buyer_accepts_marketing: self.buyer_accepts_marketing,
             note: self.note,
+            signals,
         };
         order.validate()?;
         Ok(order)
     }
+}
+
+/// The most characters of a device, user agent or payment fingerprint.
+const MAX_SIGNAL_CHARS: usize = 1_000;
+
+/// The order's signals: trimmed, empty values left out. Error messages never repeat a value.
+fn order_signals(
+    referral_code: Option<String>,
+    browser_ip: Option<String>,
+    user_agent: Option<String>,
+    device: Option<String>,
+    shipping_address: Option<AddressBody>,
+    payment_fingerprint: Option<String>,
+) -> Result<OrderSignals, FieldError> {
+    use regulars_ingest::signals;
+    let bounded = |field: &'static str, v: Option<String>| -> Result<Option<String>, FieldError> {
+        let v = signals::clean(v.as_deref());
+        if v.as_ref().is_some_and(|v| v.chars().count() > MAX_SIGNAL_CHARS) {
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                format!("{field} has at most {MAX_SIGNAL_CHARS} characters"),
+            ));
+        }
+        Ok(v)
+    };
+    let referral_code = signals::clean(referral_code.as_deref())
+        .map(|c| {
+            signals::referral_code(&c).ok_or_else(|| {
+                FieldError::new(
+                    "referral_code",
+                    "invalid_code",
+                    "a referral code has 3 to 64 characters: letters A-Z, digits, '-' and '_'",
+                )
+            })
+        })
+        .transpose()?;
+    let browser_ip = signals::clean(browser_ip.as_deref())
+        .map(|ip| {
+            ip.parse::<std::net::IpAddr>().map_err(|_| {
+                FieldError::new(
+                    "browser_ip",
+                    "invalid_ip",
+                    "browser_ip is not an IPv4 or IPv6 address",
+                )
+            })
+        })
+        .transpose()?
+        .and_then(|ip| signals::browser_ip(&ip.to_string()));
+    let device = match bounded("device", device)? {
+        Some(d) => Some(d),
+        None => bounded("user_agent", user_agent)?,
+    };
+    let shipping_address = shipping_address
+        .and_then(|a| signals::address(a.address1.as_deref(), a.zip.as_deref(), a.country.as_deref()));
+    Ok(OrderSignals {
+        referral_code,
+        browser_ip,
+        device,
+        shipping_address,
+        payment_fingerprint: bounded("payment_fingerprint", payment_fingerprint)?,
+    })
 }
 
 impl RefundBody {
@@ -379,5 +480,74 @@ impl EventBody {
         };
         event.validate()?;
         Ok((customer, event))
+    }
+}
+
+#[cfg(test)]
+mod order_signal_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn body(extra: serde_json::Value) -> Result<OrderInput, FieldError> {
+        let mut v = json!({
+            "external_id": "1001", "placed_at": "2025-03-20T12:00:00Z", "currency": "INR",
+            "total": "10.00"
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value::<OrderBody>(v)
+            .unwrap()
+            .into_input(Currency::INR)
+    }
+
+    #[test]
+    fn signals_are_read_and_normalised() {
+        let o = body(json!({
+            "referral_code": " anna-7k3q ", "browser_ip": "203.0.113.7",
+            "user_agent": "Mozilla/5.0", "device": " ",
+            "shipping_address": {"address1": "12 MG Road", "city": "Bengaluru", "postal_code": "560 001", "country": "IN"},
+            "payment_fingerprint": "visa:424242:4242"
+        }))
+        .unwrap();
+        assert_eq!(
+            o.signals,
+            OrderSignals {
+                referral_code: Some("ANNA-7K3Q".into()),
+                browser_ip: Some("203.0.113.7".into()),
+                device: Some("Mozilla/5.0".into()),
+                shipping_address: Some("in|560001|12mgroad".into()),
+                payment_fingerprint: Some("visa:424242:4242".into()),
+            }
+        );
+        let o = body(json!({"device": "sess-9ad3", "user_agent": "Mozilla/5.0", "browser_ip": "0.0.0.0"}))
+            .unwrap();
+        assert_eq!(
+            o.signals.device.as_deref(),
+            Some("sess-9ad3"),
+            "device wins over user_agent"
+        );
+        assert_eq!(o.signals.browser_ip, None);
+    }
+
+    #[test]
+    fn no_signals_leave_the_order_as_before() {
+        let o = body(json!({"referral_code": "", "shipping_address": {"address1": "x"}})).unwrap();
+        assert!(o.signals.is_empty());
+        assert!(serde_json::to_value(&o).unwrap().get("signals").is_none());
+    }
+
+    #[test]
+    fn bad_signals_name_the_field_without_repeating_it() {
+        let e = body(json!({"referral_code": "not a code!"})).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("referral_code", "invalid_code"));
+        assert!(!e.message.contains("not a code"));
+        let e = body(json!({"browser_ip": "10.0.0.999"})).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("browser_ip", "invalid_ip"));
+        assert!(!e.message.contains("999"));
+        let e = body(json!({"user_agent": "x".repeat(1001)})).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("user_agent", "too_long"));
+        assert!(serde_json::from_value::<AddressBody>(json!({"street": "x"})).is_err());
     }
 }

@@ -15,7 +15,8 @@ use crate::{Db, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
     /// `lot_remaining`, `customer_balance`, `held_balance`, `revoked_beyond_earned`,
-    /// `hold_settled_twice` or `ledger_unbalanced`.
+    /// `hold_settled_twice`, `ledger_unbalanced`, or the referral program's
+    /// `referral_reward_missing`, `commission_over_reversed`, `payout_mismatch`.
     pub check: &'static str,
     /// The lot, customer, entry or hold concerned.
     pub subject: String,
@@ -245,6 +246,7 @@ impl Db {
                 found: n,
             });
         }
+        check.drift.extend(self.referral_drift(store).await?);
         check.drift.truncate(MAX_REPORTED);
         Ok(check)
     }

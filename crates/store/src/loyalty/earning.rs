@@ -428,27 +428,21 @@ impl Tx {
                 return Ok(skipped("cap_reached"));
             }
         }
-        let (available_from, expires_at) = lot_dates(&record, now.0);
-        let mut e = NewEntry::new(
+        let entry = credit_now(
+            self,
+            store,
+            &record,
             &customer_key,
-            EntryKind::Earn,
-            (account::PROGRAM, account::CUSTOMER),
             rule.points,
-            &format!("action:{key}"),
+            &key,
+            &dedupe,
             actor,
             now,
-        );
-        // Actions have no return window: their points are spendable at once.
-        e.available_from = Some(now.0);
-        e.expires_at = expires_at.map(|x| x - (available_from - now.0));
-        e.action = Some(key);
-        e.dedupe_key = Some(dedupe);
-        write_entries(self, store.id, std::slice::from_ref(&e), now).await?;
-        insert_events(self, store.id, &[earned_event(&e, now)], now).await?;
-        super::tiers::promote(self, store, &record, &[&customer_key], now).await?;
+        )
+        .await?;
         Ok(ActionOutcome {
-            points: e.points,
-            entry_id: Some(e.id),
+            points: rule.points,
+            entry_id: Some(entry),
             skipped: None,
         })
     }
@@ -650,4 +644,70 @@ pub(crate) async fn ensure_customer(
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound("customer")),
     }
+}
+
+/// Credits points spendable at once (actions, referral rewards: no return window), on the
+/// program's expiry terms, under the idempotency key `dedupe`; announces them and lets the
+/// customer's tier follow. The caller holds the customer's lock and checked the key is new.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn credit_now(
+    tx: &mut Tx,
+    store: &StoreRecord,
+    record: &super::ProgramRecord,
+    customer: &str,
+    points: i64,
+    action: &str,
+    dedupe: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    let (available_from, expires_at) = lot_dates(record, now.0);
+    let mut e = NewEntry::new(
+        customer,
+        EntryKind::Earn,
+        (account::PROGRAM, account::CUSTOMER),
+        points,
+        &format!("action:{action}"),
+        actor,
+        now,
+    );
+    e.available_from = Some(now.0);
+    e.expires_at = expires_at.map(|x| x - (available_from - now.0));
+    e.action = Some(action.to_string());
+    e.dedupe_key = Some(dedupe.to_string());
+    write_entries(tx, store.id, std::slice::from_ref(&e), now).await?;
+    insert_events(tx, store.id, &[earned_event(&e, now)], now).await?;
+    super::tiers::promote(tx, store, record, &[customer], now).await?;
+    Ok(e.id)
+}
+
+/// Credits a referral's points once per `dedupe` key: `Ok(None)` when the key was already
+/// credited, `Err(Refused{loyalty_off})` when the loyalty program is off.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn credit_bonus(
+    tx: &mut Tx,
+    store: &StoreRecord,
+    customer: CustomerId,
+    points: i64,
+    action: &str,
+    dedupe: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let record = tx.loyalty_program(store.id).await?;
+    if !record.program.enabled {
+        return Err(StoreError::Refused {
+            code: "loyalty_off",
+            message: "points need the loyalty program on".into(),
+        });
+    }
+    let key = customer.to_string();
+    ensure_customer(tx, store.id, customer).await?;
+    tx.lock_customers(&[&key]).await?;
+    if tx.entry_by_key(store.id, dedupe).await?.is_some() {
+        return Ok(None);
+    }
+    credit_now(tx, store, &record, &key, points, action, dedupe, actor, now)
+        .await
+        .map(Some)
 }

@@ -19,14 +19,16 @@ mod rewards;
 mod tiers;
 
 pub use check::{Drift, LedgerCheck};
-pub(crate) use earning::reconcile_orders;
 pub use earning::ActionOutcome;
+pub(crate) use earning::{credit_bonus, reconcile_orders};
 pub use holds::HoldRecord;
 pub use ledger::{Balance, EntryRecord, LotRecord};
 pub use nightly::NightlyReport;
 pub use program::ProgramRecord;
 pub use reports::{ExpiryMonth, Liability, MemberListing, MemberPage, MemberView, RedemptionRow};
+pub(crate) use rewards::grant_gift;
 pub use rewards::{RedemptionRecord, RewardInput, RewardRecord};
+pub(crate) use tiers::current_tiers;
 pub use tiers::TierChange;
 
 use sea_query::Iden;

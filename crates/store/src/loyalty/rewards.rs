@@ -461,6 +461,7 @@ async fn record_redemption(
         minimum_spend: reward.input.minimum_spend_minor,
         usage_limit: Some(1),
         per_customer_limit: Some(1),
+        first_order_only: false,
         origin: format!("reward:{}", reward.id),
     };
     let coupon = tx.issue_coupon(store, &issue).await?;

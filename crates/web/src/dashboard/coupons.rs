@@ -61,6 +61,8 @@ pub struct CouponLine {
     pub usage: String,
     pub reserved: String,
     pub expires: String,
+    /// Only a customer's first order may use it.
+    pub first_order_only: bool,
 }
 
 /// What the generate form was sent with, to show again beside its error.
@@ -88,6 +90,8 @@ pub struct BatchForm {
     pub usage_limit: String,
     #[serde(default)]
     pub stackable: Option<String>,
+    #[serde(default)]
+    pub first_order_only: Option<String>,
 }
 
 #[derive(Template)]
@@ -185,6 +189,7 @@ fn coupon_line(lang: Lang, store: &StoreRecord, c: &CouponRecord) -> CouponLine 
             .expires_at
             .map(|t| format_date(lang, t, store.timezone.0))
             .unwrap_or_else(|| text(lang, "coupons-never")),
+        first_order_only: c.first_order_only,
     }
 }
 
@@ -394,6 +399,7 @@ fn batch_from_form(form: &BatchForm, store: &StoreRecord) -> Result<NewBatch, Fi
             usage_limit,
             per_customer_limit: None,
             stackable: form.stackable.is_some(),
+            first_order_only: form.first_order_only.is_some(),
         },
     })
 }

@@ -764,6 +764,8 @@ pub struct ProfilePage {
     pub managers: Vec<Choice>,
     pub error: Option<String>,
     pub loyalty: String,
+    /// The referral panel: the customer's code, who referred them, the friends they referred.
+    pub referrals: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -1009,6 +1011,7 @@ async fn profile(
         managers,
         error,
         loyalty: super::loyalty_members::panel(&state, &staff, &store, role, id).await,
+        referrals: super::referrals::panel(&state, &staff, &store, id).await,
     })
 }
 

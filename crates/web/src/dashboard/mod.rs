@@ -12,7 +12,8 @@ mod loyalty_reports;
 mod loyalty_rewards;
 mod orders;
 mod pages;
-mod session;
+mod referrals;
+pub(crate) mod session;
 mod settings;
 mod statics;
 mod webhooks;
@@ -63,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .merge(settings::routes())
         .merge(coupons::routes())
         .merge(webhooks::routes())
+        .merge(referrals::routes())
 }
 
 /// The answer when the database fails under a page: logged, and 503 for the reader.

@@ -52,13 +52,14 @@ pub struct Chrome {
 
 /// The dashboard's sections in navigation order: path under the store, message id, and what
 /// a person needs to see it in the navigation (the page checks again on the server).
-const SECTIONS: [(&str, &str, Permission); 8] = [
+const SECTIONS: [(&str, &str, Permission); 9] = [
     ("", "nav-overview", Permission::Read),
     ("/customers", "nav-customers", Permission::Read),
     ("/orders", "nav-orders", Permission::Read),
     ("/analytics", "analytics-nav", Permission::Read),
     ("/loyalty", "loyalty-nav", Permission::Read),
     ("/coupons", "coupons-nav", Permission::Read),
+    ("/referrals", "referrals-nav", Permission::Read),
     ("/import", "nav-import", Permission::Import),
     ("/settings", "nav-settings", Permission::ManageSettings),
 ];

@@ -40,6 +40,8 @@ pub struct Gathered {
     /// The customer's redemptions, newest first.
     pub redemptions: Vec<RedemptionRecord>,
     pub coupons: Vec<CouponRecord>,
+    /// What the "Refer a friend" section shows; `None` hides it.
+    pub referral: Option<crate::referral_page::Referrer>,
     pub now: Timestamp,
 }
 
@@ -131,6 +133,7 @@ pub struct LoyaltyPage {
     pub rewards: Vec<RewardView>,
     pub history: Vec<HistoryRow>,
     pub coupons: Vec<CouponView>,
+    pub referral: Option<crate::referral_page::ShareSection>,
     pub redeem_action: String,
 }
 
@@ -479,6 +482,14 @@ pub fn coupons_view(lang: Lang, g: &Gathered) -> Vec<CouponView> {
             }
         })
         .collect()
+}
+
+/// The "Refer a friend" section, when the customer has a code to share.
+pub fn referral_view(lang: Lang, g: &Gathered) -> Option<crate::referral_page::ShareSection> {
+    let referrer = g.referral.as_ref()?;
+    Some(crate::referral_page::share_section(
+        lang, referrer, &g.store, &g.rewards,
+    ))
 }
 
 /// Links to the same page in each language.

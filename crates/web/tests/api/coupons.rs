@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use regulars_testkit::{on_both_backends, Backend};
 
-use crate::helpers::{inner, problem, sign, TestApp};
+use crate::helpers::{inner, order_json, problem, sign, TestApp};
 use crate::staff::{person, Browser};
 
 const SHOP_SECRET: &str = "shpss_coupon_secret";
@@ -344,6 +344,130 @@ async fn carts_are_validated_and_uses_reserved_over_http(backend: Backend) {
     );
 }
 
+/// A first-orders-only code (the friend's side of a referral) made over the API: a new
+/// customer and an anonymous cart may use it; a customer who ordered before is refused
+/// `not_first_order` by validation and by reservation.
+async fn first_order_codes_refuse_returning_customers_over_http(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let r = app
+        .post(
+            "/api/v1/coupons/batches",
+            &json!({
+                "name": "Friends",
+                "count": 1,
+                "prefix": "FRIEND-",
+                "discount": { "kind": "percent", "basis_points": 1000 },
+                "usage_limit": null,
+                "first_order_only": true
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let batch: Value = r.json().await.unwrap();
+    let listed: Value = app
+        .get(&format!(
+            "/api/v1/coupons?batch={}",
+            batch["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = listed["data"][0]["code"].as_str().unwrap().to_string();
+    assert_eq!(listed["data"][0]["first_order_only"], true);
+    // Without the flag, codes are for any order.
+    let csv = "code,discount_type,value
+ANYONE-1,fixed,10
+";
+    assert_eq!(import_csv(&app, &app.key, csv).await.status(), 201);
+    assert_eq!(coupon(&app, "ANYONE-1").await["first_order_only"], false);
+
+    assert_eq!(
+        app.post("/api/v1/orders", &order_json("1001", "1499.00"))
+            .await
+            .status(),
+        201
+    );
+    let returning: Value = app
+        .get("/api/v1/customers?external_id=cust-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let returning = returning["data"][0]["id"].as_str().unwrap().to_string();
+    let newcomer: Value = app
+        .post(
+            "/api/v1/customers",
+            &json!({ "external_id": "new-1", "email": "asha@example.in" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let newcomer = newcomer["id"].as_str().unwrap().to_string();
+
+    let app = &app;
+    let validate = |customer: Option<&str>| {
+        let mut body = json!({ "cart": cart(), "codes": [code.to_lowercase(), "ANYONE-1"] });
+        if let Some(c) = customer {
+            body["customer_id"] = json!(c);
+        }
+        async move { app.post("/api/v1/coupons/validate", &body).await }
+    };
+    let answers = |v: Value| -> Vec<(bool, Option<String>)> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["applies"].as_bool().unwrap(),
+                    a["refusal"]["code"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    let v: Value = validate(Some(&returning)).await.json().await.unwrap();
+    assert_eq!(
+        answers(v.clone()),
+        vec![(false, Some("not_first_order".into())), (true, None)]
+    );
+    assert_eq!(
+        v["results"][0]["refusal"]["message"],
+        "this coupon is for a customer's first order"
+    );
+    for who in [Some(newcomer.as_str()), None] {
+        let v: Value = validate(who).await.json().await.unwrap();
+        assert_eq!(
+            answers(v.clone()),
+            vec![(true, None), (false, Some("not_stackable".into()))],
+            "{who:?}"
+        );
+        assert_eq!(v["results"][0]["discount"], 12_990, "{who:?}");
+    }
+
+    let reserve = |customer: &str| {
+        let body = json!({ "code": code, "cart": cart(), "customer_id": customer, "ttl_seconds": 60 });
+        async move { app.post("/api/v1/coupons/reservations", &body).await }
+    };
+    let (status, refusal, field) = problem(reserve(&returning).await).await;
+    assert_eq!(
+        (status, refusal.as_str(), field.as_deref()),
+        (409, "not_first_order", Some("code"))
+    );
+    assert_eq!(reserve(&newcomer).await.status(), 201);
+
+    let (status, refusal, field) = problem(
+        app.post(
+            "/api/v1/coupons/batches",
+            &json!({ "count": 1, "discount": { "kind": "free_shipping" }, "first_order_only": "yes" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422, "{refusal} {field:?}");
+}
+
 async fn shopify(app: &TestApp, topic: &str, delivery: &str, body: &[u8]) -> u16 {
     app.client
         .post(app.url(&format!("/webhooks/shopify/{}", app.store.id)))
@@ -499,6 +623,7 @@ async fn staff_generate_download_and_import_coupons_from_the_dashboard(backend: 
                 ("value", "150.00"),
                 ("usage_limit", "1"),
                 ("expires", "2099-03-14"),
+                ("first_order_only", "yes"),
             ],
         )
         .await;
@@ -507,11 +632,22 @@ async fn staff_generate_download_and_import_coupons_from_the_dashboard(backend: 
     let codes = listed["data"].as_array().unwrap();
     assert_eq!(codes.len(), 25);
     assert_eq!(codes[0]["discount"], json!({ "kind": "fixed", "amount": 15_000 }));
+    assert_eq!(codes[0]["first_order_only"], true, "the form's checkbox");
     assert_eq!(
         codes[0]["expires_at"], "2099-03-14T18:30:00.000Z",
         "through the 14th in Kolkata"
     );
     let batch = codes[0]["batch_id"].as_str().unwrap();
+    let html = meera
+        .get(&app, &format!("{base}?batch={batch}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"<span class="badge">केवल पहले ऑर्डर के लिए</span>"#),
+        "the codes say they are for first orders, in Hindi"
+    );
 
     let csv = meera
         .get(&app, &format!("{base}/batches/{batch}/codes.csv"))
@@ -599,6 +735,10 @@ async fn staff_generate_download_and_import_coupons_from_the_dashboard(backend: 
     let page = vikram.get(&app, &base).await.text().await.unwrap();
     assert!(page.contains("HOLI-"), "a viewer sees the codes");
     assert!(
+        page.contains(r#"<span class="badge">First orders only</span>"#),
+        "and that they are for first orders"
+    );
+    assert!(
         !page.contains(&format!("action=\"{base}/batches\"")),
         "but no form to make any"
     );
@@ -638,6 +778,7 @@ on_both_backends!(
     a_batch_is_generated_listed_by_pages_and_found_by_code,
     an_import_lists_every_bad_row_and_writes_nothing,
     carts_are_validated_and_uses_reserved_over_http,
+    first_order_codes_refuse_returning_customers_over_http,
     a_shopify_order_redeems_an_imported_code_and_its_cancellation_rolls_back,
     another_store_cannot_see_reserve_or_release_a_stores_coupons,
     staff_generate_download_and_import_coupons_from_the_dashboard,

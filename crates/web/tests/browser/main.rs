@@ -7,6 +7,8 @@ mod harness;
 mod import;
 mod loyalty;
 mod loyalty_page;
+mod referral_page;
+mod referrals;
 
 use harness::{Browser, Site};
 use regulars_domain::Role;

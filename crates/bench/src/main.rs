@@ -169,11 +169,12 @@ async fn main() -> anyhow::Result<()> {
     }
     if which == "referrals" {
         return referrals::run(referrals::Options {
-            orders: arg("--orders", 200_000),
-            customers: arg("--customers", 50_000),
+            orders: arg("--orders", 50_000),
+            customers: arg("--customers", 15_000),
             batch: arg("--batch", 1_000),
             advocates: arg("--advocates", 2_000),
             due: arg("--due", 100_000),
+            pg_due: arg("--pg-due", 20_000),
             first_orders: arg("--first-orders", 10_000),
             history: arg("--history", 40_000),
             only: std::env::args()

@@ -181,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
                 .skip_while(|a| a != "--only")
                 .nth(1)
                 .unwrap_or_else(|| "abc".into()),
+            markdown_only: flag("--markdown-only"),
         })
         .await;
     }

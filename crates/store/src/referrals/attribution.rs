@@ -499,7 +499,8 @@ async fn judge(
         .and_where(Expr::col(Orders::StoreId).eq(store.id.to_string()))
         .and_where(Expr::col(Orders::CustomerId).eq(j.friend))
         .and_where(Expr::col(Orders::CancelledAt).is_null())
-        .and_where(Expr::col(Orders::PlacedAt).lt(j.arrived_at));
+        // `+ 0`: read the customer's orders by their own index, not the store's by date.
+        .and_where(Expr::expr(Expr::col(Orders::PlacedAt).add(0)).lt(j.arrived_at));
     if let Some(o) = j.order {
         q.and_where(Expr::col(Orders::Id).ne(o.id.as_str()));
     }

@@ -117,21 +117,7 @@ pub async fn create_link(
 ) -> ApiResult<Response> {
     // A malformed id cannot exist in this store: answer exactly as for a missing one.
     let customer = CustomerId::parse(&id).map_err(|_| ApiError::not_found("customer"))?;
-    // No body, or JSON null, takes the defaults.
-    let input = if body.iter().all(u8::is_ascii_whitespace) {
-        LoyaltyLinkBody::default()
-    } else {
-        parse_json::<Option<LoyaltyLinkBody>>(&body)?.unwrap_or_default()
-    };
-    let ttl_days = input.ttl_days.unwrap_or(DEFAULT_TTL_DAYS);
-    if !(1..=MAX_TTL_DAYS).contains(&ttl_days) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "out_of_range",
-            format!("ttl_days runs from 1 to {MAX_TTL_DAYS}"),
-        )
-        .field("ttl_days"));
-    }
+    let ttl_days = link_ttl_days(&body)?;
     // Another store's customer is simply not found here (RELIABILITY S1).
     state.db.customer(store.id, customer).await?;
     let key = state.db.loyalty_link_key(store.id).await?;
@@ -658,4 +644,24 @@ async fn redeem(
         Ok(None) => not_found(reader_lang(asked, &headers), Framing::Nobody),
         Err(e) => unavailable(e, reader_lang(asked, &headers), Framing::Nobody),
     }
+}
+
+/// The days a signed link asked for by `body` works: no body, or JSON null, takes the default;
+/// the shape of [`LoyaltyLinkBody`] (the partner link's body is the same).
+pub(crate) fn link_ttl_days(body: &[u8]) -> ApiResult<i64> {
+    let input = if body.iter().all(u8::is_ascii_whitespace) {
+        LoyaltyLinkBody::default()
+    } else {
+        parse_json::<Option<LoyaltyLinkBody>>(body)?.unwrap_or_default()
+    };
+    let ttl_days = input.ttl_days.unwrap_or(DEFAULT_TTL_DAYS);
+    if !(1..=MAX_TTL_DAYS).contains(&ttl_days) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "out_of_range",
+            format!("ttl_days runs from 1 to {MAX_TTL_DAYS}"),
+        )
+        .field("ttl_days"));
+    }
+    Ok(ttl_days)
 }

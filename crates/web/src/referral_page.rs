@@ -32,7 +32,6 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use crate::auth::ApiStore;
-use crate::body::parse_json;
 use crate::dashboard::session::ClientAddr;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::loyalty_page::base_url;
@@ -41,8 +40,6 @@ use crate::AppState;
 use view::{Invitation, SendForm};
 pub use view::{Referrer, ShareSection};
 
-const DEFAULT_TTL_DAYS: i64 = 30;
-const MAX_TTL_DAYS: i64 = 90;
 const DAY_SECS: i64 = 86_400;
 /// How long a landing page's form may wait before it is sent.
 const FORM_TTL_SECS: i64 = 2 * 3_600;
@@ -562,9 +559,11 @@ async fn send(
 // ---------------------------------------------------------------------------------------------
 // The partner page and its link
 
+// Read by the loyalty link's parser (the same shape); this type names it in the OpenAPI document.
 /// How long the link works.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 pub struct PartnerLinkBody {
     /// 1 to 90 days; 30 when absent.
     #[serde(default)]
@@ -599,20 +598,7 @@ pub async fn create_partner_link(
 ) -> ApiResult<Response> {
     // A malformed id cannot be a partner of this store: answer exactly as for a missing one.
     let customer = CustomerId::parse(&id).map_err(|_| ApiError::not_found("partner"))?;
-    let input = if body.iter().all(u8::is_ascii_whitespace) {
-        PartnerLinkBody::default()
-    } else {
-        parse_json::<Option<PartnerLinkBody>>(&body)?.unwrap_or_default()
-    };
-    let ttl_days = input.ttl_days.unwrap_or(DEFAULT_TTL_DAYS);
-    if !(1..=MAX_TTL_DAYS).contains(&ttl_days) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "out_of_range",
-            format!("ttl_days runs from 1 to {MAX_TTL_DAYS}"),
-        )
-        .field("ttl_days"));
-    }
+    let ttl_days = crate::loyalty_page::link_ttl_days(&body)?;
     // Another store's customer, or one who is not a partner, is simply not found here.
     state.db.partner(store.id, customer).await?;
     let key = state.db.loyalty_link_key(store.id).await?;

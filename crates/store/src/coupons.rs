@@ -1369,66 +1369,158 @@ impl Tx {
         Ok(())
     }
 
-    /// Records that `order_id` used the coupon; a second call for the same order does nothing.
-    /// Consumes a live reservation of the same customer (else an anonymous one) if any.
-    async fn redeem(
+    /// Records that each order used its coupon; an order already recorded does nothing. Each
+    /// new use consumes a live reservation of the same customer (else an anonymous one) if any.
+    /// A batch of orders costs a few statements, whatever the number of uses in it.
+    async fn redeem_all(
         &mut self,
         store: &StoreRecord,
-        coupon_id: &str,
-        order_id: &str,
-        customer: Option<&str>,
+        uses: &[Use<'_>],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.lock_coupon(store, coupon_id).await?;
-        let insert = Query::insert()
-            .into_table(CouponRedemptions::Table)
-            .columns([
-                CouponRedemptions::Id,
-                CouponRedemptions::StoreId,
-                CouponRedemptions::CouponId,
-                CouponRedemptions::OrderId,
-                CouponRedemptions::CustomerId,
-                CouponRedemptions::RedeemedAt,
-            ])
-            .values_panic([
-                new_id().to_string().into(),
-                store.id.to_string().into(),
-                coupon_id.into(),
-                order_id.into(),
-                customer.map(str::to_string).into(),
-                now.0.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([CouponRedemptions::CouponId, CouponRedemptions::OrderId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        if self.execute(&insert).await? == 0 {
+        if uses.is_empty() {
             return Ok(());
         }
-        self.add_used(store, coupon_id, 1).await?;
-        let mut pick = Query::select()
-            .column(CouponReservations::Id)
-            .from(CouponReservations::Table)
-            .and_where(Expr::col(CouponReservations::StoreId).eq(store.id.to_string()))
-            .and_where(Expr::col(CouponReservations::CouponId).eq(coupon_id))
-            .and_where(Expr::col(CouponReservations::ExpiresAt).gt(now.0))
-            .to_owned();
-        match customer {
-            Some(c) => pick.cond_where(
-                Cond::any()
-                    .add(Expr::col(CouponReservations::CustomerId).eq(c))
-                    .add(Expr::col(CouponReservations::CustomerId).is_null()),
-            ),
-            None => pick.and_where(Expr::col(CouponReservations::CustomerId).is_null()),
-        };
-        // The customer's own reservation before an anonymous one, then the oldest.
-        pick.order_by_expr(Expr::col(CouponReservations::CustomerId).is_null(), Order::Asc)
-            .order_by(CouponReservations::CreatedAt, Order::Asc)
-            .limit(1);
-        if let Some((reservation,)) = self.fetch_optional::<(String,)>(&pick).await? {
-            self.release_coupon_reservation(store, &reservation).await?;
+        let mut coupon_ids: Vec<&str> = uses.iter().map(|u| u.coupon_id).collect();
+        coupon_ids.sort_unstable();
+        coupon_ids.dedup();
+        // Locked in id order, as every writer takes them, so two batches never deadlock.
+        for chunk in coupon_ids.chunks(CHUNK) {
+            let q = Query::select()
+                .column(Coupons::Id)
+                .from(Coupons::Table)
+                .and_where(Expr::col(Coupons::StoreId).eq(store.id.to_string()))
+                .and_where(Expr::col(Coupons::Id).is_in(chunk.iter().copied()))
+                .order_by(Coupons::Id, Order::Asc)
+                .lock(LockType::Update)
+                .to_owned();
+            self.fetch_all::<(String,)>(&q).await?;
+        }
+
+        // What the coupons' locks make certain: which of these uses are recorded already.
+        let orders: Vec<&str> = uses.iter().map(|u| u.order_id).collect();
+        let mut recorded: HashSet<(String, String)> = HashSet::new();
+        for chunk in orders.chunks(CHUNK) {
+            let q = Query::select()
+                .columns([CouponRedemptions::CouponId, CouponRedemptions::OrderId])
+                .from(CouponRedemptions::Table)
+                .and_where(Expr::col(CouponRedemptions::StoreId).eq(store.id.to_string()))
+                .and_where(Expr::col(CouponRedemptions::OrderId).is_in(chunk.iter().copied()))
+                .to_owned();
+            recorded.extend(self.fetch_all::<(String, String)>(&q).await?);
+        }
+        let fresh: Vec<&Use> = uses
+            .iter()
+            .filter(|u| recorded.insert((u.coupon_id.to_string(), u.order_id.to_string())))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        for chunk in fresh.chunks(CHUNK) {
+            let mut q = Query::insert();
+            q.into_table(CouponRedemptions::Table)
+                .columns([
+                    CouponRedemptions::Id,
+                    CouponRedemptions::StoreId,
+                    CouponRedemptions::CouponId,
+                    CouponRedemptions::OrderId,
+                    CouponRedemptions::CustomerId,
+                    CouponRedemptions::RedeemedAt,
+                ])
+                .on_conflict(
+                    OnConflict::columns([CouponRedemptions::CouponId, CouponRedemptions::OrderId])
+                        .do_nothing()
+                        .to_owned(),
+                );
+            for u in chunk {
+                q.values_panic([
+                    new_id().to_string().into(),
+                    store.id.to_string().into(),
+                    u.coupon_id.into(),
+                    u.order_id.into(),
+                    u.customer.map(str::to_string).into(),
+                    now.0.into(),
+                ]);
+            }
+            self.execute(&q).await?;
+        }
+        let mut counts: HashMap<&str, i64> = HashMap::new();
+        for u in &fresh {
+            *counts.entry(u.coupon_id).or_default() += 1;
+        }
+        let mut by_count: HashMap<i64, Vec<&str>> = HashMap::new();
+        for (coupon, n) in counts {
+            by_count.entry(n).or_default().push(coupon);
+        }
+        for (n, coupons) in by_count {
+            for chunk in coupons.chunks(CHUNK) {
+                let q = Query::update()
+                    .table(Coupons::Table)
+                    .value(Coupons::Used, Expr::col(Coupons::Used).add(n))
+                    .and_where(Expr::col(Coupons::StoreId).eq(store.id.to_string()))
+                    .and_where(Expr::col(Coupons::Id).is_in(chunk.iter().copied()))
+                    .to_owned();
+                self.execute(&q).await?;
+            }
+        }
+        self.consume_reservations(store, &fresh, now).await
+    }
+
+    /// Each new use takes one live reservation of its coupon: the customer's own before an
+    /// anonymous one, then the oldest.
+    async fn consume_reservations(
+        &mut self,
+        store: &StoreRecord,
+        fresh: &[&Use<'_>],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut coupon_ids: Vec<&str> = fresh.iter().map(|u| u.coupon_id).collect();
+        coupon_ids.sort_unstable();
+        coupon_ids.dedup();
+        let mut live: Vec<(String, String, Option<String>, i64)> = Vec::new();
+        for chunk in coupon_ids.chunks(CHUNK) {
+            let q = Query::select()
+                .columns([
+                    CouponReservations::Id,
+                    CouponReservations::CouponId,
+                    CouponReservations::CustomerId,
+                    CouponReservations::CreatedAt,
+                ])
+                .from(CouponReservations::Table)
+                .and_where(Expr::col(CouponReservations::StoreId).eq(store.id.to_string()))
+                .and_where(Expr::col(CouponReservations::CouponId).is_in(chunk.iter().copied()))
+                .and_where(Expr::col(CouponReservations::ExpiresAt).gt(now.0))
+                .to_owned();
+            live.extend(
+                self.fetch_all::<(String, String, Option<String>, i64)>(&q)
+                    .await?,
+            );
+        }
+        if live.is_empty() {
+            return Ok(());
+        }
+        live.sort_by(|a, b| (a.2.is_none(), a.3, &a.0).cmp(&(b.2.is_none(), b.3, &b.0)));
+        let mut taken: Vec<String> = Vec::new();
+        for u in fresh {
+            let pick = live.iter().position(|(_, coupon, customer, _)| {
+                coupon == u.coupon_id
+                    && match (customer.as_deref(), u.customer) {
+                        (None, _) => true,
+                        (Some(c), Some(mine)) => c == mine,
+                        (Some(_), None) => false,
+                    }
+            });
+            if let Some(i) = pick {
+                taken.push(live.remove(i).0);
+            }
+        }
+        for chunk in taken.chunks(CHUNK) {
+            let q = Query::delete()
+                .from_table(CouponReservations::Table)
+                .and_where(Expr::col(CouponReservations::StoreId).eq(store.id.to_string()))
+                .and_where(Expr::col(CouponReservations::Id).is_in(chunk.iter().map(String::as_str)))
+                .to_owned();
+            self.execute(&q).await?;
         }
         Ok(())
     }
@@ -1471,6 +1563,13 @@ pub(crate) struct WrittenOrder<'a> {
     pub id: &'a str,
     pub customer_id: Option<&'a str>,
     pub input: &'a OrderInput,
+}
+
+/// One order's use of one coupon, before it is recorded.
+struct Use<'a> {
+    coupon_id: &'a str,
+    order_id: &'a str,
+    customer: Option<&'a str>,
 }
 
 /// Whether an order no longer stands: its coupon uses are given back.
@@ -1528,15 +1627,19 @@ pub(crate) async fn on_orders_written(
             .to_owned();
         ours.extend(tx.fetch_all::<(String, String)>(&q).await?);
     }
-    for (order, codes) in standing {
-        for code in codes {
-            if let Some(coupon_id) = ours.get(&code) {
-                tx.redeem(store, coupon_id, order.id, order.customer_id, now)
-                    .await?;
-            }
-        }
-    }
-    Ok(())
+    let uses: Vec<Use> = standing
+        .iter()
+        .flat_map(|(order, codes)| {
+            codes.iter().filter_map(|code| {
+                ours.get(code).map(|coupon_id| Use {
+                    coupon_id,
+                    order_id: order.id,
+                    customer: order.customer_id,
+                })
+            })
+        })
+        .collect();
+    tx.redeem_all(store, &uses, now).await
 }
 
 /// Rolls back the coupons of an order whose refunds now cover its whole total.

@@ -563,6 +563,79 @@ async fn orders_redeem_once_and_give_the_use_back_when_cancelled_or_refunded(bac
     assert_eq!(used(&t.db, &store, "DIWALI10").await, (0, 0));
 }
 
+/// One batch of orders sharing a coupon: every order is one use, and each takes the buyer's
+/// own reservation before an anonymous one (the oldest first); a buyer without one of their own
+/// takes an anonymous one, never someone else's.
+async fn a_batch_of_orders_redeems_each_use_and_its_own_reservation(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let store = shop(&t.db, "Chai", Currency::INR).await;
+    one_coupon(
+        &t.db,
+        &store,
+        "code,discount_type,value,usage_limit
+TEAM5,fixed,100,10
+",
+    )
+    .await;
+    let asha = customer(&t.db, &store, "asha").await;
+    let ravi = customer(&t.db, &store, "ravi").await;
+    let now = Timestamp::now();
+    let mut tx = t.db.begin().await.unwrap();
+    let mut held = Vec::new();
+    // Oldest first: an anonymous hold, Ravi's, Asha's, another anonymous one.
+    for (i, who) in [None, Some(ravi), Some(asha), None].into_iter().enumerate() {
+        let ReserveOutcome::Reserved(r) = tx
+            .reserve_coupon(
+                &store,
+                "TEAM5",
+                &tea_cart(),
+                who,
+                600,
+                Timestamp(now.0 + i as i64),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("reserved");
+        };
+        held.push(r.id);
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(used(&t.db, &store, "TEAM5").await, (0, 4));
+
+    // Asha's and a guest's order in one batch, the same order twice besides.
+    let mut orders = Vec::new();
+    for (ext, buyer) in [("b-1", "asha"), ("b-2", "meena"), ("b-1", "asha")] {
+        let mut o = paid_order(ext, buyer, Currency::INR, 50_000, now);
+        o.discount_codes = vec!["team5".into()];
+        orders.push(o);
+    }
+    t.db.upsert_orders(&store, &orders, "test").await.unwrap();
+    assert_eq!(
+        used(&t.db, &store, "TEAM5").await,
+        (2, 2),
+        "two uses, two holds taken"
+    );
+    // What is left: Ravi's hold and the newer anonymous one (Asha's own went before the older
+    // anonymous one, which Meena took).
+    let mut tx = t.db.begin().await.unwrap();
+    assert!(
+        tx.release_coupon_reservation(&store, &held[1]).await.unwrap(),
+        "Ravi's is left"
+    );
+    assert!(
+        tx.release_coupon_reservation(&store, &held[3]).await.unwrap(),
+        "the newer guest hold is left"
+    );
+    assert!(!tx.release_coupon_reservation(&store, &held[0]).await.unwrap());
+    assert!(!tx.release_coupon_reservation(&store, &held[2]).await.unwrap());
+    tx.commit().await.unwrap();
+
+    // The batch again changes nothing.
+    t.db.upsert_orders(&store, &orders, "test").await.unwrap();
+    assert_eq!(used(&t.db, &store, "TEAM5").await, (2, 0));
+}
+
 async fn issued_coupons_are_bound_and_listed_for_their_customer(backend: Backend) {
     let t = TestDb::new(backend).await;
     let store = shop(&t.db, "Chai", Currency::INR).await;
@@ -897,6 +970,7 @@ on_both_backends!(
     a_reservation_holds_a_use_until_it_expires,
     two_checkouts_racing_for_the_last_use_one_wins,
     orders_redeem_once_and_give_the_use_back_when_cancelled_or_refunded,
+    a_batch_of_orders_redeems_each_use_and_its_own_reservation,
     issued_coupons_are_bound_and_listed_for_their_customer,
     first_order_coupons_refuse_customers_who_ordered_before,
     statuses_filter_the_list,

@@ -6,17 +6,17 @@
 use std::collections::{HashMap, HashSet};
 
 use regulars_domain::referral::{
-    assess, commission, commission_reversal, verdict, Facts, Finding, FraudRule, ReferralProgram, RuleAction,
+    commission, commission_reversal, verdict, Finding, ReferralProgram, RuleAction,
 };
 use regulars_domain::{new_id, normalize_code, FinancialStatus, StoreId, Timestamp};
 use sea_query::{Expr, Query};
 
+use super::judge::{judge_all, Judged};
 use super::records::{records, select, ReferralRecord, ReferralRow, ReferralStatus};
 use super::signals::{self, SignalRow};
-use super::{Commissions, Partners, ReferralVisits, Referrals, DAY_MS};
+use super::{Commissions, Partners, Referrals, DAY_MS};
 use crate::coupons::WrittenOrder;
 use crate::events::{insert_events, NewEvent};
-use crate::loyalty::local_date;
 use crate::schema::{Customers, Orders, Refunds};
 use crate::{json_text, StoreError, StoreRecord, Tx, CHUNK};
 
@@ -43,7 +43,7 @@ pub(crate) struct OrderFacts {
 pub(crate) struct Arrival<'a> {
     pub advocate: &'a str,
     pub friend: &'a str,
-    pub code: &'a str,
+    pub code: String,
     /// `code`, `link` or `order`.
     pub channel: &'static str,
     pub order: Option<OrderFacts>,
@@ -98,22 +98,24 @@ pub(crate) async fn on_orders_written(
         .iter()
         .zip(&hashes)
         .flat_map(|(w, hs)| {
-            hs.iter().map(|(kind, h)| SignalRow {
-                order_id: w.id,
-                customer_id: w.customer_id,
-                kind,
-                hash: h.clone(),
-            })
+            hs.iter()
+                .filter(|(kind, _)| signals::KEPT.contains(kind))
+                .map(|(kind, h)| SignalRow {
+                    order_id: w.id,
+                    customer_id: w.customer_id,
+                    kind,
+                    hash: h.clone(),
+                })
         })
         .collect();
     signals::write(tx, store.id, &rows).await?;
 
     let ids: Vec<&str> = written.iter().map(|w| w.id).collect();
     if program.enabled {
-        attribute(tx, store, &program, written, &hashes).await?;
-        earn_commissions(tx, store, &program, written).await?;
+        let friends = attribute(tx, store, &program, written, &hashes).await?;
+        earn_commissions(tx, store, &program, written, &friends).await?;
     }
-    on_orders_changed(tx, store, &ids).await
+    settle_changes(tx, store, &program, &ids).await
 }
 
 /// The codes an order names: the one the shop passed, then its discount codes.
@@ -131,31 +133,24 @@ fn named_codes(w: &WrittenOrder<'_>) -> Vec<String> {
     codes
 }
 
+/// Attributes the written orders' friends; returns every referral of the orders' customers.
 async fn attribute(
     tx: &mut Tx,
     store: &StoreRecord,
     program: &ReferralProgram,
     written: &[WrittenOrder<'_>],
     hashes: &[Vec<(&'static str, String)>],
-) -> Result<(), StoreError> {
+) -> Result<HashMap<String, ReferralRecord>, StoreError> {
     let with_customer: Vec<(usize, &WrittenOrder)> = written
         .iter()
         .enumerate()
         .filter(|(_, w)| w.customer_id.is_some())
         .collect();
     if with_customer.is_empty() {
-        return Ok(());
+        return Ok(HashMap::new());
     }
     let friends: Vec<&str> = with_customer.iter().filter_map(|(_, w)| w.customer_id).collect();
-    let mut existing: HashMap<String, ReferralRecord> = HashMap::new();
-    for chunk in friends.chunks(CHUNK) {
-        let q = select(store.id)
-            .and_where(Expr::col(Referrals::FriendId).is_in(chunk.iter().copied()))
-            .to_owned();
-        for r in records(tx.fetch_all::<ReferralRow>(&q).await?)? {
-            existing.insert(r.friend_id.to_string(), r);
-        }
-    }
+    let mut existing = referrals_of_friends(tx, store.id, &friends).await?;
     let all_codes: Vec<String> = with_customer
         .iter()
         .flat_map(|(_, w)| named_codes(w))
@@ -168,60 +163,64 @@ async fn attribute(
         .map(|c| (c.code, c.customer_id.to_string()))
         .collect();
     if owners.is_empty() && !existing.values().any(waits_for_order) {
-        return Ok(());
+        return Ok(existing);
     }
     // Oldest first, so a friend's first order is the one that counts.
     let mut ordered = with_customer;
     ordered.sort_by_key(|(_, w)| (w.input.placed_at.0, w.id));
+    let facts: Vec<OrderFacts> = ordered
+        .iter()
+        .map(|(i, w)| order_facts(program, w, hashes[*i].clone()))
+        .collect();
     let now = Timestamp::now();
-    for (i, w) in ordered {
+
+    // New friends first, all at once: the first order naming an advocate's code.
+    let mut arrivals = Vec::new();
+    let mut arriving = HashSet::new();
+    for ((_, w), facts) in ordered.iter().zip(&facts) {
         let friend = w.customer_id.expect("filtered above");
-        let facts = order_facts(program, w, hashes[i].clone());
-        match existing.get(friend) {
-            // Waiting for an order, or held for review before it had one: this order completes it.
-            Some(r) if waits_for_order(r) && facts.qualifies => {
-                let updated = attach(tx, store, program, r, facts, now).await?;
-                existing.insert(friend.to_string(), updated);
-            }
-            Some(_) => {}
-            None => {
-                let codes = named_codes(w);
-                let Some((code, advocate)) = codes
-                    .iter()
-                    .find_map(|c| owners.get(c).map(|a| (c.as_str(), a.as_str())))
-                else {
-                    continue;
-                };
-                let channel = if w
-                    .input
-                    .discount_codes
-                    .iter()
-                    .any(|d| normalize_code(d).ok().as_deref() == Some(code))
-                {
-                    "code"
-                } else {
-                    "order"
-                };
-                let record = refer(
-                    tx,
-                    store,
-                    program,
-                    Arrival {
-                        advocate,
-                        friend,
-                        code,
-                        channel,
-                        order: Some(facts),
-                        landing: Landing::default(),
-                    },
-                    now,
-                )
-                .await?;
-                existing.insert(friend.to_string(), record);
-            }
+        if existing.contains_key(friend) || arriving.contains(friend) {
+            continue;
+        }
+        let codes = named_codes(w);
+        let Some((code, advocate)) = codes
+            .iter()
+            .find_map(|c| owners.get(c).map(|a| (c.clone(), a.as_str())))
+        else {
+            continue;
+        };
+        let typed = w
+            .input
+            .discount_codes
+            .iter()
+            .any(|d| normalize_code(d).ok().as_deref() == Some(code.as_str()));
+        arriving.insert(friend);
+        arrivals.push(Arrival {
+            advocate,
+            friend,
+            code,
+            channel: if typed { "code" } else { "order" },
+            order: Some(facts.clone()),
+            landing: Landing::default(),
+        });
+    }
+    for record in refer_all(tx, store, program, arrivals, now).await? {
+        existing.insert(record.friend_id.to_string(), record);
+    }
+
+    // Then referrals still waiting for an order (by link, or a first order that did not
+    // qualify): the friend's next qualifying order completes them.
+    for ((_, w), facts) in ordered.iter().zip(facts) {
+        let friend = w.customer_id.expect("filtered above");
+        if let Some(r) = existing
+            .get(friend)
+            .filter(|r| waits_for_order(r) && facts.qualifies)
+        {
+            let updated = attach(tx, store, program, r, facts, now).await?;
+            existing.insert(friend.to_string(), updated);
         }
     }
-    Ok(())
+    Ok(existing)
 }
 
 /// Records a friend's arrival as a referral judged by the fraud rules; a friend already
@@ -233,104 +232,183 @@ pub(crate) async fn refer(
     arrival: Arrival<'_>,
     now: Timestamp,
 ) -> Result<ReferralRecord, StoreError> {
-    tx.lock_customers(&[arrival.advocate, arrival.friend]).await?;
-    if let Some(found) = referral_of_friend(tx, store.id, arrival.friend).await? {
-        return Ok(found);
-    }
-    let ip_hash = hash_of(&arrival.order, signals::IP).or(arrival.landing.ip_hash.clone());
-    let device_hash = hash_of(&arrival.order, signals::DEVICE).or(arrival.landing.device_hash.clone());
-    // The friend arrived with their order (or now, by the link): orders before it make them an
-    // existing customer, then and when a later order completes the referral.
-    let arrived_at = arrival.order.as_ref().map_or(now.0, |o| o.placed_at.min(now.0));
-    let findings = judge(
-        tx,
-        store,
-        program,
-        Judged {
-            advocate: arrival.advocate,
-            friend: arrival.friend,
-            order: arrival.order.as_ref(),
-            ip_hash: ip_hash.as_deref(),
-            device_hash: device_hash.as_deref(),
-            arrived_at,
-            new: true,
-        },
-        now,
-    )
-    .await?;
-    let qualifying = arrival.order.as_ref().filter(|o| o.qualifies);
-    let (status, reason) = decide(&findings, qualifying.is_some());
-    let id = new_id().to_string();
-    let q = Query::insert()
-        .into_table(Referrals::Table)
-        .columns([
-            Referrals::Id,
-            Referrals::StoreId,
-            Referrals::AdvocateId,
-            Referrals::FriendId,
-            Referrals::Code,
-            Referrals::Channel,
-            Referrals::Status,
-            Referrals::OrderId,
-            Referrals::OrderValue,
-            Referrals::QualifiesAt,
-            Referrals::Findings,
-            Referrals::Reason,
-            Referrals::DecidedBy,
-            Referrals::DecidedAt,
-            Referrals::IpHash,
-            Referrals::DeviceHash,
-            Referrals::CreatedAt,
-            Referrals::UpdatedAt,
-        ])
-        .values_panic([
-            id.clone().into(),
-            store.id.to_string().into(),
-            arrival.advocate.into(),
-            arrival.friend.into(),
-            arrival.code.into(),
-            arrival.channel.into(),
-            status.as_str().into(),
-            qualifying.map(|o| o.id.clone()).into(),
-            qualifying.map(|o| o.value).into(),
-            qualifying.map(|o| window_end(program, o.placed_at)).into(),
-            json_text(&findings).into(),
-            reason.clone().into(),
-            (status == ReferralStatus::Rejected).then_some("rules").into(),
-            (status == ReferralStatus::Rejected).then_some(now.0).into(),
-            ip_hash.into(),
-            device_hash.into(),
-            arrived_at.into(),
-            now.0.into(),
-        ])
-        .on_conflict(
-            sea_query::OnConflict::columns([Referrals::StoreId, Referrals::FriendId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    tx.execute(&q).await?;
-    let record = referral_of_friend(tx, store.id, arrival.friend)
+    refer_all(tx, store, program, vec![arrival], now)
         .await?
-        .ok_or(StoreError::NotFound("referral"))?;
-    if record.id != id {
-        return Ok(record);
+        .pop()
+        .ok_or(StoreError::NotFound("referral"))
+}
+
+/// [`refer`] for many arrivals at once (a batch of orders): judged together and written in a
+/// few statements. Returns each friend's referral (new, or the one they already had), in the
+/// order of the arrivals; a friend arriving twice keeps the first.
+pub(crate) async fn refer_all(
+    tx: &mut Tx,
+    store: &StoreRecord,
+    program: &ReferralProgram,
+    arrivals: Vec<Arrival<'_>>,
+    now: Timestamp,
+) -> Result<Vec<ReferralRecord>, StoreError> {
+    if arrivals.is_empty() {
+        return Ok(Vec::new());
     }
-    // The friend came by a referral: say so where the channel is still unknown.
-    let q = Query::update()
-        .table(Customers::Table)
-        .value(Customers::AcquisitionChannel, "referral")
-        .and_where(Expr::col(Customers::StoreId).eq(store.id.to_string()))
-        .and_where(Expr::col(Customers::Id).eq(arrival.friend))
-        .and_where(Expr::col(Customers::AcquisitionChannel).is_null())
-        .to_owned();
-    tx.execute(&q).await?;
-    let mut events = vec![event("referral_created", &record, now)];
-    if status == ReferralStatus::Rejected {
-        events.push(event("referral_rejected", &record, now));
+    let people: Vec<&str> = arrivals.iter().flat_map(|a| [a.advocate, a.friend]).collect();
+    tx.lock_customers(&people).await?;
+    let friends: Vec<&str> = arrivals.iter().map(|a| a.friend).collect();
+    let before = referrals_of_friends(tx, store.id, &friends).await?;
+    let mut seen = HashSet::new();
+    let fresh: Vec<&Arrival> = arrivals
+        .iter()
+        .filter(|a| !before.contains_key(a.friend) && seen.insert(a.friend))
+        .collect();
+
+    struct Prepared {
+        ip_hash: Option<String>,
+        device_hash: Option<String>,
+        // The friend arrived with their order (or now, by the link): orders before it make
+        // them an existing customer, then and when a later order completes the referral.
+        arrived_at: i64,
+    }
+    let prepared: Vec<Prepared> = fresh
+        .iter()
+        .map(|a| Prepared {
+            ip_hash: hash_of(&a.order, signals::IP).or(a.landing.ip_hash.clone()),
+            device_hash: hash_of(&a.order, signals::DEVICE).or(a.landing.device_hash.clone()),
+            arrived_at: a.order.as_ref().map_or(now.0, |o| o.placed_at.min(now.0)),
+        })
+        .collect();
+    let judged: Vec<Judged> = fresh
+        .iter()
+        .zip(&prepared)
+        .map(|(a, p)| Judged {
+            advocate: a.advocate,
+            friend: a.friend,
+            order: a.order.as_ref(),
+            ip_hash: p.ip_hash.as_deref(),
+            device_hash: p.device_hash.as_deref(),
+            arrived_at: p.arrived_at,
+            new: true,
+        })
+        .collect();
+    let findings = judge_all(tx, store, program, &judged).await?;
+
+    let mut ids: HashMap<&str, String> = HashMap::new();
+    let rows: Vec<[sea_query::SimpleExpr; 18]> = fresh
+        .iter()
+        .zip(&prepared)
+        .zip(&findings)
+        .map(|((a, p), findings)| {
+            let qualifying = a.order.as_ref().filter(|o| o.qualifies);
+            let (status, reason) = decide(findings, qualifying.is_some());
+            let id = new_id().to_string();
+            ids.insert(a.friend, id.clone());
+            let rejected = status == ReferralStatus::Rejected;
+            [
+                id.into(),
+                store.id.to_string().into(),
+                a.advocate.into(),
+                a.friend.into(),
+                a.code.clone().into(),
+                a.channel.into(),
+                status.as_str().into(),
+                qualifying.map(|o| o.id.clone()).into(),
+                qualifying.map(|o| o.value).into(),
+                qualifying.map(|o| window_end(program, o.placed_at)).into(),
+                json_text(findings).into(),
+                reason.into(),
+                rejected.then_some("rules").into(),
+                rejected.then_some(now.0).into(),
+                p.ip_hash.clone().into(),
+                p.device_hash.clone().into(),
+                p.arrived_at.into(),
+                now.0.into(),
+            ]
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK / 2) {
+        let mut q = Query::insert();
+        q.into_table(Referrals::Table)
+            .columns([
+                Referrals::Id,
+                Referrals::StoreId,
+                Referrals::AdvocateId,
+                Referrals::FriendId,
+                Referrals::Code,
+                Referrals::Channel,
+                Referrals::Status,
+                Referrals::OrderId,
+                Referrals::OrderValue,
+                Referrals::QualifiesAt,
+                Referrals::Findings,
+                Referrals::Reason,
+                Referrals::DecidedBy,
+                Referrals::DecidedAt,
+                Referrals::IpHash,
+                Referrals::DeviceHash,
+                Referrals::CreatedAt,
+                Referrals::UpdatedAt,
+            ])
+            .on_conflict(
+                sea_query::OnConflict::columns([Referrals::StoreId, Referrals::FriendId])
+                    .do_nothing()
+                    .to_owned(),
+            );
+        for row in chunk {
+            q.values_panic(row.clone());
+        }
+        tx.execute(&q).await?;
+    }
+
+    let fresh_friends: Vec<&str> = fresh.iter().map(|a| a.friend).collect();
+    let mut after = referrals_of_friends(tx, store.id, &fresh_friends).await?;
+    // Ours unless a concurrent writer referred the friend first.
+    let created: Vec<&ReferralRecord> = fresh_friends
+        .iter()
+        .filter_map(|f| after.get(*f).filter(|r| ids.get(f) == Some(&r.id)))
+        .collect();
+    // The friends came by a referral: say so where the channel is still unknown.
+    let new_friends: Vec<String> = created.iter().map(|r| r.friend_id.to_string()).collect();
+    for chunk in new_friends.chunks(CHUNK) {
+        let q = Query::update()
+            .table(Customers::Table)
+            .value(Customers::AcquisitionChannel, "referral")
+            .and_where(Expr::col(Customers::StoreId).eq(store.id.to_string()))
+            .and_where(Expr::col(Customers::Id).is_in(chunk.iter().map(String::as_str)))
+            .and_where(Expr::col(Customers::AcquisitionChannel).is_null())
+            .to_owned();
+        tx.execute(&q).await?;
+    }
+    let mut events = Vec::new();
+    for r in &created {
+        events.push(event("referral_created", r, now));
+        if r.status == ReferralStatus::Rejected {
+            events.push(event("referral_rejected", r, now));
+        }
     }
     insert_events(tx, store.id, &events, now).await?;
-    Ok(record)
+
+    after.extend(before);
+    Ok(arrivals
+        .iter()
+        .filter_map(|a| after.get(a.friend).cloned())
+        .collect())
+}
+
+/// The referrals of these friends, by friend.
+async fn referrals_of_friends(
+    tx: &mut Tx,
+    store: StoreId,
+    friends: &[&str],
+) -> Result<HashMap<String, ReferralRecord>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in friends.chunks(CHUNK) {
+        let q = select(store)
+            .and_where(Expr::col(Referrals::FriendId).is_in(chunk.iter().copied()))
+            .to_owned();
+        for r in records(tx.fetch_all::<ReferralRow>(&q).await?)? {
+            out.insert(r.friend_id.to_string(), r);
+        }
+    }
+    Ok(out)
 }
 
 /// A friend referred by link (or by a code on an order that did not qualify) now places a
@@ -348,22 +426,19 @@ async fn attach(
     tx.lock_customers(&[&advocate, &friend]).await?;
     let ip_hash = hash_of(&Some(order.clone()), signals::IP);
     let device_hash = hash_of(&Some(order.clone()), signals::DEVICE);
-    let mut findings = judge(
-        tx,
-        store,
-        program,
-        Judged {
-            advocate: &advocate,
-            friend: &friend,
-            order: Some(&order),
-            ip_hash: ip_hash.as_deref(),
-            device_hash: device_hash.as_deref(),
-            arrived_at: r.created_at.0,
-            new: false,
-        },
-        now,
-    )
-    .await?;
+    let judged = Judged {
+        advocate: &advocate,
+        friend: &friend,
+        order: Some(&order),
+        ip_hash: ip_hash.as_deref(),
+        device_hash: device_hash.as_deref(),
+        arrived_at: r.created_at.0,
+        new: false,
+    };
+    let mut findings = judge_all(tx, store, program, &[judged])
+        .await?
+        .pop()
+        .unwrap_or_default();
     if r.status == ReferralStatus::Review {
         // Still held for a person: what held it at arrival counts beside what the order tells.
         for f in &r.findings {
@@ -437,163 +512,6 @@ fn decide(findings: &[Finding], has_order: bool) -> (ReferralStatus, Option<Stri
         RuleAction::Allow if has_order => (ReferralStatus::Pending, None),
         RuleAction::Allow => (ReferralStatus::AwaitingOrder, None),
     }
-}
-
-struct Judged<'a> {
-    advocate: &'a str,
-    friend: &'a str,
-    order: Option<&'a OrderFacts>,
-    ip_hash: Option<&'a str>,
-    device_hash: Option<&'a str>,
-    /// When the friend arrived: orders before it make them an existing customer.
-    arrived_at: i64,
-    /// A referral being created (it counts itself in the burst and velocity figures).
-    new: bool,
-}
-
-/// Gathers the facts the fraud rules need and applies them.
-async fn judge(
-    tx: &mut Tx,
-    store: &StoreRecord,
-    program: &ReferralProgram,
-    j: Judged<'_>,
-    now: Timestamp,
-) -> Result<Vec<Finding>, StoreError> {
-    let rules = &program.fraud;
-    let q = Query::select()
-        .columns([Customers::Id, Customers::Email, Customers::Phone])
-        .from(Customers::Table)
-        .and_where(Expr::col(Customers::StoreId).eq(store.id.to_string()))
-        .and_where(Expr::col(Customers::Id).is_in([j.advocate, j.friend]))
-        .to_owned();
-    let contacts: HashMap<String, (Option<String>, Option<String>)> = tx
-        .fetch_all::<(String, Option<String>, Option<String>)>(&q)
-        .await?
-        .into_iter()
-        .map(|(id, e, p)| (id, (e, p)))
-        .collect();
-    let none = (None, None);
-    let (a_email, a_phone) = contacts.get(j.advocate).unwrap_or(&none);
-    let (f_email, f_phone) = contacts.get(j.friend).unwrap_or(&none);
-
-    // The friend's own signals: this order's, or (arriving by link) any order's.
-    let mut shared = HashMap::new();
-    for kind in [signals::ADDRESS, signals::PAYMENT] {
-        let hashes: Vec<String> = match j.order {
-            Some(o) => o
-                .hashes
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, h)| h.clone())
-                .collect(),
-            None => signals::of_customer(tx, store.id, j.friend, kind).await?,
-        };
-        let used =
-            j.advocate != j.friend && signals::customer_used(tx, store.id, j.advocate, kind, &hashes).await?;
-        shared.insert(kind, used);
-    }
-
-    let mut q = Query::select();
-    q.expr(Expr::col(Orders::Id).count())
-        .from(Orders::Table)
-        .and_where(Expr::col(Orders::StoreId).eq(store.id.to_string()))
-        .and_where(Expr::col(Orders::CustomerId).eq(j.friend))
-        .and_where(Expr::col(Orders::CancelledAt).is_null())
-        // `+ 0`: read the customer's orders by their own index, not the store's by date.
-        .and_where(Expr::expr(Expr::col(Orders::PlacedAt).add(0)).lt(j.arrived_at));
-    if let Some(o) = j.order {
-        q.and_where(Expr::col(Orders::Id).ne(o.id.as_str()));
-    }
-    let (earlier_orders,): (i64,) = tx.fetch_optional(&q).await?.unwrap_or((0,));
-
-    let own = i64::from(j.new);
-    let since_burst = now.0 - i64::from(rules.burst_hours) * 3_600_000;
-    let same_ip_recent = count_recent(tx, store.id, Referrals::IpHash, j.ip_hash, since_burst).await? + own;
-    let same_device_recent =
-        count_recent(tx, store.id, Referrals::DeviceHash, j.device_hash, since_burst).await? + own;
-    let period_start = crate::loyalty::local_day_start(
-        rules.velocity_period.start(local_date(now, &store.timezone)),
-        &store.timezone,
-    );
-    let q = Query::select()
-        .expr(Expr::col(Referrals::Id).count())
-        .from(Referrals::Table)
-        .and_where(Expr::col(Referrals::StoreId).eq(store.id.to_string()))
-        .and_where(Expr::col(Referrals::AdvocateId).eq(j.advocate))
-        .and_where(Expr::col(Referrals::CreatedAt).gte(period_start.0))
-        .to_owned();
-    let (advocate_recent,): (i64,) = tx.fetch_optional(&q).await?.unwrap_or((0,));
-
-    let facts = Facts {
-        same_customer: j.advocate == j.friend,
-        advocate_email: a_email.as_deref(),
-        friend_email: f_email.as_deref(),
-        advocate_phone: a_phone.as_deref(),
-        friend_phone: f_phone.as_deref(),
-        shared_address: shared[signals::ADDRESS],
-        shared_payment: shared[signals::PAYMENT],
-        earlier_orders,
-        same_ip_recent: if j.ip_hash.is_some() { same_ip_recent } else { 0 },
-        same_device_recent: if j.device_hash.is_some() {
-            same_device_recent
-        } else {
-            0
-        },
-        advocate_recent: advocate_recent + own,
-    };
-    let mut findings = assess(rules, &facts);
-    // The same person twice is one finding, not three.
-    if facts.same_customer {
-        findings.retain(|f| matches!(f.rule, FraudRule::SelfReferral));
-    }
-    Ok(findings)
-}
-
-/// Referrals from one IP address or device (`col`) since `since`; or, when more, the distinct
-/// share links that address or device landed on (one device cycling many advocates' links).
-async fn count_recent(
-    tx: &mut Tx,
-    store: StoreId,
-    col: Referrals,
-    hash: Option<&str>,
-    since: i64,
-) -> Result<i64, StoreError> {
-    let Some(h) = hash else { return Ok(0) };
-    let q = Query::select()
-        .expr(Expr::col(Referrals::Id).count())
-        .from(Referrals::Table)
-        .and_where(Expr::col(Referrals::StoreId).eq(store.to_string()))
-        .and_where(Expr::col(col).eq(h))
-        .and_where(Expr::col(Referrals::CreatedAt).gte(since))
-        .to_owned();
-    let referrals = tx.fetch_optional::<(i64,)>(&q).await?.map_or(0, |(n,)| n);
-    let visit_col = match col {
-        Referrals::DeviceHash => ReferralVisits::DeviceHash,
-        _ => ReferralVisits::IpHash,
-    };
-    let q = Query::select()
-        .expr(Expr::col(ReferralVisits::Code).count_distinct())
-        .from(ReferralVisits::Table)
-        .and_where(Expr::col(ReferralVisits::StoreId).eq(store.to_string()))
-        .and_where(Expr::col(visit_col).eq(h))
-        .and_where(Expr::col(ReferralVisits::VisitedAt).gte(since))
-        .to_owned();
-    let links = tx.fetch_optional::<(i64,)>(&q).await?.map_or(0, |(n,)| n);
-    Ok(referrals.max(links))
-}
-
-async fn referral_of_friend(
-    tx: &mut Tx,
-    store: StoreId,
-    friend: &str,
-) -> Result<Option<ReferralRecord>, StoreError> {
-    let q = select(store)
-        .and_where(Expr::col(Referrals::FriendId).eq(friend))
-        .to_owned();
-    tx.fetch_optional::<ReferralRow>(&q)
-        .await?
-        .map(ReferralRow::into_record)
-        .transpose()
 }
 
 /// A timeline event (on the advocate's timeline) announcing a referral's step.
@@ -723,7 +641,16 @@ pub(crate) async fn on_orders_changed(
     if current.signal_key.is_none() {
         return Ok(());
     }
-    let program = current.program;
+    settle_changes(tx, store, &current.program, ids).await
+}
+
+/// [`on_orders_changed`] with the store's program at hand.
+async fn settle_changes(
+    tx: &mut Tx,
+    store: &StoreRecord,
+    program: &ReferralProgram,
+    ids: &[&str],
+) -> Result<(), StoreError> {
     let now = Timestamp::now();
     let mut open: Vec<ReferralRecord> = Vec::new();
     for chunk in ids.chunks(CHUNK) {
@@ -764,7 +691,7 @@ pub(crate) async fn on_orders_changed(
             // Past the window: the job settles it, counting only refunds made inside.
             continue;
         }
-        if let Err(why) = still_qualifies(tx, &program, order_id, order, end.0).await? {
+        if let Err(why) = still_qualifies(tx, program, order_id, order, end.0).await? {
             let q = Query::update()
                 .table(Referrals::Table)
                 .value(Referrals::Status, ReferralStatus::Cancelled.as_str())
@@ -1016,6 +943,7 @@ async fn earn_commissions(
     store: &StoreRecord,
     program: &ReferralProgram,
     written: &[WrittenOrder<'_>],
+    friends: &HashMap<String, ReferralRecord>,
 ) -> Result<(), StoreError> {
     let mut by_customer: HashMap<String, Vec<&str>> = HashMap::new();
     for w in written {
@@ -1026,19 +954,17 @@ async fn earn_commissions(
     if by_customer.is_empty() {
         return Ok(());
     }
-    let friends: Vec<&str> = by_customer.keys().map(String::as_str).collect();
-    let mut referrals: Vec<ReferralRecord> = Vec::new();
-    for chunk in friends.chunks(CHUNK) {
-        let q = select(store.id)
-            .and_where(Expr::col(Referrals::FriendId).is_in(chunk.iter().copied()))
-            .and_where(Expr::col(Referrals::Status).is_not_in([
-                ReferralStatus::Rejected.as_str(),
-                ReferralStatus::Cancelled.as_str(),
-                ReferralStatus::AwaitingOrder.as_str(),
-            ]))
-            .to_owned();
-        referrals.extend(records(tx.fetch_all::<ReferralRow>(&q).await?)?);
-    }
+    // Referrals that stand or may yet: rejected, cancelled and order-less ones earn nothing.
+    let referrals: Vec<&ReferralRecord> = by_customer
+        .keys()
+        .filter_map(|c| friends.get(c))
+        .filter(|r| {
+            !matches!(
+                r.status,
+                ReferralStatus::Rejected | ReferralStatus::Cancelled | ReferralStatus::AwaitingOrder
+            )
+        })
+        .collect();
     if referrals.is_empty() {
         return Ok(());
     }
@@ -1068,7 +994,7 @@ async fn earn_commissions(
     let orders = orders_now(tx, store.id, &ids).await?;
     let now = Timestamp::now();
     let mut events = Vec::new();
-    for r in &referrals {
+    for r in referrals {
         let Some(terms) = partners.get(&r.advocate_id.to_string()) else {
             continue;
         };

@@ -215,7 +215,7 @@ impl Db {
             super::attribution::Arrival {
                 advocate: &owner.customer_id.to_string(),
                 friend: &friend.to_string(),
-                code: &owner.code,
+                code: owner.code.clone(),
                 channel: "link",
                 order: None,
                 landing,

@@ -10,6 +10,7 @@
 mod attribution;
 mod check;
 mod codes;
+mod judge;
 mod partners;
 mod program;
 mod qualify;

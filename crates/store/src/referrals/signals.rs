@@ -3,7 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use regulars_domain::{OrderSignals as Signals, StoreId};
-use sea_query::{Expr, OnConflict, Query};
+use sea_query::{OnConflict, Query};
 use sha2::Sha256;
 
 use super::OrderSignals;
@@ -13,6 +13,10 @@ pub(crate) const IP: &str = "ip";
 pub(crate) const DEVICE: &str = "device";
 pub(crate) const ADDRESS: &str = "address";
 pub(crate) const PAYMENT: &str = "payment";
+
+/// The kinds kept per order: what an advocate's past orders must answer for (the same address,
+/// the same card). IP addresses and devices only count in bursts and are kept on the referral.
+pub(crate) const KEPT: [&str; 2] = [ADDRESS, PAYMENT];
 
 /// The keyed hash of one signal value: HMAC-SHA256 under the store's signal key, with the
 /// kind mixed in so equal text of different kinds never matches.
@@ -76,50 +80,4 @@ pub(crate) async fn write(tx: &mut Tx, store: StoreId, rows: &[SignalRow<'_>]) -
         tx.execute(&q).await?;
     }
     Ok(())
-}
-
-/// Whether any order of `customer` carries the signal `kind` with one of `hashes`.
-pub(crate) async fn customer_used(
-    tx: &mut Tx,
-    store: StoreId,
-    customer: &str,
-    kind: &str,
-    hashes: &[String],
-) -> Result<bool, StoreError> {
-    if hashes.is_empty() {
-        return Ok(false);
-    }
-    let q = Query::select()
-        .expr(Expr::val(1))
-        .from(OrderSignals::Table)
-        .and_where(Expr::col(OrderSignals::StoreId).eq(store.to_string()))
-        .and_where(Expr::col(OrderSignals::Kind).eq(kind))
-        .and_where(Expr::col(OrderSignals::ValueHash).is_in(hashes.iter().map(String::as_str)))
-        .and_where(Expr::col(OrderSignals::CustomerId).eq(customer))
-        .limit(1)
-        .to_owned();
-    Ok(tx.fetch_optional::<(i32,)>(&q).await?.is_some())
-}
-
-/// The hashes of `kind` over all orders of `customer` (for signals of a friend who has no
-/// order with them yet, e.g. a link landing).
-pub(crate) async fn of_customer(
-    tx: &mut Tx,
-    store: StoreId,
-    customer: &str,
-    kind: &str,
-) -> Result<Vec<String>, StoreError> {
-    let q = Query::select()
-        .column(OrderSignals::ValueHash)
-        .from(OrderSignals::Table)
-        .and_where(Expr::col(OrderSignals::StoreId).eq(store.to_string()))
-        .and_where(Expr::col(OrderSignals::CustomerId).eq(customer))
-        .and_where(Expr::col(OrderSignals::Kind).eq(kind))
-        .to_owned();
-    Ok(tx
-        .fetch_all::<(String,)>(&q)
-        .await?
-        .into_iter()
-        .map(|(h,)| h)
-        .collect())
 }

@@ -802,10 +802,10 @@ fn markdown(r: &Value) -> String {
     );
     out += "## How to read it\n\n\
             - **(a) on / off** is the price of the program on the write path: the same orders, \
-            once with the program on (every order's signals hashed and kept, a fifth of the orders \
-            carrying an advocate's code, each of those attributed and judged by every fraud rule in \
-            the order's transaction) and once with it off and no codes or signals. 1.0 would be \
-            free; the target is at least 0.7.\n\
+            once with the program on (every order's signals hashed, its address and card kept, a \
+            fifth of the orders carrying an advocate's code: a coupon use, and a referral judged by \
+            every fraud rule, all in the order batch's transaction) and once with it off and no \
+            codes or signals. 1.0 would be free; the target is at least 0.7.\n\
             - **(b) referrals/s** is how fast the job clears a backlog of referrals whose window \
             ended, each rewarded with points on the loyalty ledger. Beside it, the ratio to (a)'s \
             plain ingestion rate on the same backend: settling one referral against writing one \
@@ -813,9 +813,10 @@ fn markdown(r: &Value) -> String {
             - **(c) referred / plain** is what attribution and the fraud rules cost per order: \
             new customers' first orders in alternating batches on one store with history, the \
             same signals on both, only the code differs. The extra milliseconds per referred order \
-            are the rules' queries (earlier orders, the advocate's addresses and cards, recent \
-            referrals from the IP address and device, the advocate's recent referrals) and the \
-            referral's own writes.\n\n";
+            are the coupon use and the referral's writes, and its share of the rules' queries \
+            (asked once per batch: earlier orders, the advocates' addresses and cards, referrals \
+            and landings from the same IP addresses and devices, the advocates' referrals in the \
+            period).\n\n";
     let backends = r["backends"].as_object().cloned().unwrap_or_default();
     let ingest: Vec<&Value> = backends
         .values()

@@ -51,38 +51,24 @@ pub(crate) async fn judge_all(
     let burst = i64::from(rules.burst_hours) * 3_600_000;
     let lo = items.iter().map(|j| j.arrived_at).min().unwrap_or(0) - burst;
     let hi = items.iter().map(|j| j.arrived_at).max().unwrap_or(0) + burst;
-    let by_ip = referral_times(
+    let by_ip = Seen::read(
         tx,
         store.id,
         Referrals::IpHash,
-        items.iter().filter_map(|j| j.ip_hash),
+        ReferralVisits::IpHash,
+        items,
+        |j| j.ip_hash,
         lo,
         hi,
     )
     .await?;
-    let by_device = referral_times(
+    let by_device = Seen::read(
         tx,
         store.id,
         Referrals::DeviceHash,
-        items.iter().filter_map(|j| j.device_hash),
-        lo,
-        hi,
-    )
-    .await?;
-    let visits_ip = visit_times(
-        tx,
-        store.id,
-        ReferralVisits::IpHash,
-        items.iter().filter_map(|j| j.ip_hash),
-        lo,
-        hi,
-    )
-    .await?;
-    let visits_device = visit_times(
-        tx,
-        store.id,
         ReferralVisits::DeviceHash,
-        items.iter().filter_map(|j| j.device_hash),
+        items,
+        |j| j.device_hash,
         lo,
         hi,
     )
@@ -112,22 +98,8 @@ pub(crate) async fn judge_all(
         // The batch's earlier new referrals, not stored yet, count as if they were.
         let earlier_new = items[..i].iter().filter(|e| e.new);
         let own = i64::from(j.new);
-        let same_ip_recent = j.ip_hash.map_or(0, |h| {
-            let stored = count_near(&by_ip, h, j.arrived_at, near);
-            let batch = earlier_new
-                .clone()
-                .filter(|e| e.ip_hash == Some(h) && near(e.arrived_at, j.arrived_at))
-                .count() as i64;
-            (stored + batch + own).max(links_near(&visits_ip, h, j.arrived_at, near))
-        });
-        let same_device_recent = j.device_hash.map_or(0, |h| {
-            let stored = count_near(&by_device, h, j.arrived_at, near);
-            let batch = earlier_new
-                .clone()
-                .filter(|e| e.device_hash == Some(h) && near(e.arrived_at, j.arrived_at))
-                .count() as i64;
-            (stored + batch + own).max(links_near(&visits_device, h, j.arrived_at, near))
-        });
+        let same_ip_recent = by_ip.burst(items, i, |e| e.ip_hash, near);
+        let same_device_recent = by_device.burst(items, i, |e| e.device_hash, near);
         let this_period = period(j.arrived_at);
         let in_period = |at: i64| period(at) == this_period;
         let advocate_recent = by_advocate
@@ -306,6 +278,54 @@ async fn friend_orders(
         }
     }
     Ok(out)
+}
+
+/// What was seen of one kind of signal (IP address or device) around the batch's arrivals:
+/// when referrals carrying each hash arrived, and which share links each hash landed on.
+struct Seen {
+    referrals: HashMap<String, Vec<i64>>,
+    visits: HashMap<String, Vec<(String, i64)>>,
+}
+
+impl Seen {
+    #[allow(clippy::too_many_arguments)]
+    async fn read<'a>(
+        tx: &mut Tx,
+        store: StoreId,
+        referral_col: Referrals,
+        visit_col: ReferralVisits,
+        items: &'a [Judged<'a>],
+        hash: impl Fn(&'a Judged<'a>) -> Option<&'a str>,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Seen, StoreError> {
+        Ok(Seen {
+            referrals: referral_times(tx, store, referral_col, items.iter().filter_map(&hash), lo, hi)
+                .await?,
+            visits: visit_times(tx, store, visit_col, items.iter().filter_map(&hash), lo, hi).await?,
+        })
+    }
+
+    /// The burst figure of item `i`: referrals with its hash near its arrival (stored, the
+    /// batch's earlier new ones, and itself when new), or the distinct links its hash landed on
+    /// near it, whichever is more. 0 without the signal.
+    fn burst<'a>(
+        &self,
+        items: &'a [Judged<'a>],
+        i: usize,
+        hash: impl Fn(&'a Judged<'a>) -> Option<&'a str>,
+        near: impl Fn(i64, i64) -> bool + Copy,
+    ) -> i64 {
+        let j = &items[i];
+        let Some(h) = hash(j) else { return 0 };
+        let stored = count_near(&self.referrals, h, j.arrived_at, near);
+        // The batch's earlier new referrals, not stored yet, count as if they were.
+        let batch = items[..i]
+            .iter()
+            .filter(|e| e.new && hash(e) == Some(h) && near(e.arrived_at, j.arrived_at))
+            .count() as i64;
+        (stored + batch + i64::from(j.new)).max(links_near(&self.visits, h, j.arrived_at, near))
+    }
 }
 
 /// When referrals from each of these IP addresses or devices (`col`) arrived, within [lo, hi].

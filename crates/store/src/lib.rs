@@ -74,7 +74,7 @@ pub use profile::{clean_tags, NoteRecord, MAX_NOTE_CHARS, MAX_TAGS, MAX_TAG_CHAR
 pub use referrals::{
     AdvocateRow, AdvocatesReport, CommissionRecord, CommissionStatus, CustomerReferrals, Decision,
     PartnerInput, PartnerRecord, PartnerScope, PartnerSummary, PayoutRecord, PayoutRow, ReferralCode,
-    ReferralFilter, ReferralProgramRecord, ReferralRecord, ReferralRunReport, ReferralStatus,
+    ReferralCursor, ReferralFilter, ReferralProgramRecord, ReferralRecord, ReferralRunReport, ReferralStatus,
 };
 pub use stores::{ApiKeyCreated, ApiKeyRecord, StoreRecord, WebhookSecretHint};
 

@@ -16,8 +16,8 @@ use regulars_domain::{
     Refusal, Source, Timestamp, DEFAULT_CHARSET,
 };
 use regulars_store::{
-    Db, Decision, EventRecord, ReferralFilter, ReferralRecord, ReferralStatus, RewardInput, StoreError,
-    StoreRecord, TimelineQuery,
+    Db, Decision, EventRecord, ReferralCursor, ReferralFilter, ReferralRecord, ReferralStatus, RewardInput,
+    StoreError, StoreRecord, TimelineQuery,
 };
 use regulars_testkit::fixtures::paid_order;
 use regulars_testkit::{on_both_backends, Backend, TestDb};
@@ -1442,6 +1442,47 @@ async fn stores_never_see_each_others_referrals(backend: Backend) {
     );
 }
 
+/// Referrals that arrived in the same millisecond (one import of orders placed at once) page
+/// through the list each exactly once.
+async fn pages_of_referrals_neither_skip_nor_repeat(backend: Backend) {
+    let (t, store) = setup(backend, program()).await;
+    let db = &t.db;
+    let (_, code) = advocate(db, &store, "anna", "Anna").await;
+    let at = Timestamp(Timestamp::now().0 - DAY);
+    let batch: Vec<OrderInput> = (0..5)
+        .map(|i| with_code(order(&format!("P-{i}"), &format!("pf-{i}"), 70_000, at), &code))
+        .collect();
+    write(db, &store, &batch).await;
+    let mut seen = Vec::new();
+    let mut filter = ReferralFilter {
+        limit: Some(2),
+        ..ReferralFilter::default()
+    };
+    loop {
+        let page = db.referrals(store.id, &filter).await.unwrap();
+        seen.extend(page.iter().map(|r| r.id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => {
+                let cursor = ReferralCursor::after(last);
+                assert_eq!(ReferralCursor::parse(&cursor.to_string()).unwrap(), cursor);
+                filter.before = Some(cursor);
+            }
+            _ => break,
+        }
+    }
+    let distinct: HashSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), distinct.len()), (5, 5), "{seen:?}");
+    // A time alone lists what came before it.
+    filter.before = Some(ReferralCursor::before_time(Timestamp(at.0 + 1)));
+    filter.limit = None;
+    assert_eq!(db.referrals(store.id, &filter).await.unwrap().len(), 5);
+    filter.before = Some(ReferralCursor::before_time(at));
+    assert!(db.referrals(store.id, &filter).await.unwrap().is_empty());
+    for bad in ["", "12", "x.abc", "12.", "12.a b"] {
+        assert!(ReferralCursor::parse(bad).is_err(), "{bad}");
+    }
+}
+
 async fn order_signals_are_kept_as_hashes_only(backend: Backend) {
     let (t, store) = setup(backend, program()).await;
     let db = &t.db;
@@ -1566,4 +1607,5 @@ on_both_backends!(
     duplicate_deliveries_make_one_referral_and_one_reward,
     stores_never_see_each_others_referrals,
     order_signals_are_kept_as_hashes_only,
+    pages_of_referrals_neither_skip_nor_repeat,
 );

@@ -19,8 +19,8 @@ use regulars_domain::referral::{Finding, ReferralProgram};
 use regulars_domain::{Currency, CustomerId, Discount, FieldError, Timestamp};
 use regulars_store::{
     AdvocateRow, Claim, CommissionRecord, Decision, PartnerInput, PartnerRecord, PartnerScope,
-    PartnerSummary, PayoutRecord, PayoutRow, ReferralFilter, ReferralRecord, ReferralStatus, StoreRecord,
-    StoredReply,
+    PartnerSummary, PayoutRecord, PayoutRow, ReferralCursor, ReferralFilter, ReferralRecord, ReferralStatus,
+    StoreRecord, StoredReply,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -863,7 +863,8 @@ pub struct ReferralListQuery {
     pub status: Option<String>,
     /// Referrals by this advocate (customer id).
     pub advocate: Option<String>,
-    /// The `next_cursor` of the previous page: referrals created before this (RFC 3339).
+    /// The `next_cursor` of the previous page; or an RFC 3339 time for the referrals created
+    /// before it.
     pub before: Option<String>,
     /// 1 to 500, default 100.
     pub limit: Option<u32>,
@@ -887,12 +888,12 @@ pub async fn list_referrals(
             .as_deref()
             .map(|a| CustomerId::parse(a).map_err(|e| e.at("advocate")))
             .transpose()?,
-        before: time(q.before.as_deref(), "before")?,
+        before: q.before.as_deref().map(referral_cursor).transpose()?,
         limit: Some(limit),
     };
     let rows = state.db.referrals(store.id, &filter).await?;
     let next_cursor = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| rfc(r.created_at)))
+        .then(|| rows.last().map(|r| ReferralCursor::after(r).to_string()))
         .flatten();
     Ok(Json(Page {
         data: rows
@@ -901,6 +902,14 @@ pub async fn list_referrals(
             .collect(),
         next_cursor,
     }))
+}
+
+/// A page cursor this list gave out, or a time for "created before".
+fn referral_cursor(text: &str) -> Result<ReferralCursor, FieldError> {
+    match Timestamp::parse_rfc3339(text) {
+        Ok(at) => Ok(ReferralCursor::before_time(at)),
+        Err(_) => ReferralCursor::parse(text),
+    }
 }
 
 /// One referral, with the fraud findings behind its decision

@@ -26,7 +26,7 @@ pub use partners::{
 };
 pub use program::ReferralProgramRecord;
 pub use qualify::{Decision, ReferralRunReport};
-pub use records::{CustomerReferrals, ReferralFilter, ReferralRecord, ReferralStatus};
+pub use records::{CustomerReferrals, ReferralCursor, ReferralFilter, ReferralRecord, ReferralStatus};
 pub use reports::{AdvocateRow, AdvocatesReport};
 
 use sea_query::Iden;

@@ -187,14 +187,71 @@ pub(crate) fn records(rows: Vec<ReferralRow>) -> Result<Vec<ReferralRecord>, Sto
     rows.into_iter().map(ReferralRow::into_record).collect()
 }
 
-/// Which referrals to list: newest first, `limit` (1 to 500, default 100) at a time, older
-/// than `before` (a `created_at`) for the next page.
+/// Which referrals to list: newest first, `limit` (1 to 500, default 100) at a time, those
+/// after `before` in that order for the next page.
 #[derive(Debug, Clone, Default)]
 pub struct ReferralFilter {
     pub status: Option<ReferralStatus>,
     pub advocate: Option<CustomerId>,
-    pub before: Option<Timestamp>,
+    pub before: Option<ReferralCursor>,
     pub limit: Option<u32>,
+}
+
+/// Where a page of referrals ended. Pages go by creation time and then id, so referrals made in
+/// the same millisecond are neither skipped nor repeated across pages. Written `<ms>.<id>`; an
+/// empty id means "everything created before `created_at`".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralCursor {
+    pub created_at: Timestamp,
+    pub id: String,
+}
+
+impl ReferralCursor {
+    /// The cursor for the page that follows `last`.
+    pub fn after(last: &ReferralRecord) -> Self {
+        ReferralCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        }
+    }
+
+    /// Everything created before `at`.
+    pub fn before_time(at: Timestamp) -> Self {
+        ReferralCursor {
+            created_at: at,
+            id: String::new(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let invalid = || {
+            FieldError::new(
+                "before",
+                "invalid_cursor",
+                "the page cursor is not one this list gave out",
+            )
+        };
+        let (at, id) = text.split_once('.').ok_or_else(invalid)?;
+        let at = at.parse().map_err(|_| invalid())?;
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid());
+        }
+        Ok(ReferralCursor {
+            created_at: Timestamp(at),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for ReferralCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_at.0, self.id)
+    }
 }
 
 /// A customer's side of the program: their code, the friends they brought, who brought them.
@@ -222,8 +279,14 @@ impl Db {
         if let Some(a) = filter.advocate {
             q.and_where(Expr::col(Referrals::AdvocateId).eq(a.to_string()));
         }
-        if let Some(b) = filter.before {
-            q.and_where(Expr::col(Referrals::CreatedAt).lt(b.0));
+        if let Some(b) = &filter.before {
+            q.and_where(
+                Expr::tuple([
+                    Expr::col(Referrals::CreatedAt).into(),
+                    Expr::col(Referrals::Id).into(),
+                ])
+                .lt(Expr::tuple([b.created_at.0.into(), b.id.as_str().into()])),
+            );
         }
         q.order_by(Referrals::CreatedAt, Order::Desc)
             .order_by(Referrals::Id, Order::Desc)

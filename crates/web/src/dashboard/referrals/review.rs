@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use regulars_domain::{CustomerId, Permission, Timestamp};
 use regulars_i18n::{format_date, format_datetime, format_money, text, Lang};
-use regulars_store::{Decision, ReferralFilter, ReferralRecord, ReferralStatus, StoreError, StoreRecord};
+use regulars_store::{
+    Decision, ReferralCursor, ReferralFilter, ReferralRecord, ReferralStatus, StoreError, StoreRecord,
+};
 use serde::Deserialize;
 
 use super::super::loyalty::{actor_name, TabLink};
@@ -125,7 +127,7 @@ struct ListQuery {
     #[serde(default)]
     status: String,
     #[serde(default)]
-    before: Option<i64>,
+    before: Option<String>,
     #[serde(default)]
     done: String,
 }
@@ -154,7 +156,8 @@ async fn list(
     let status_value = status.map(|s| s.as_str()).unwrap_or("all");
     let filter = ReferralFilter {
         status,
-        before: q.before.map(Timestamp),
+        // A cursor not given out here (edited by hand) starts from the newest.
+        before: q.before.as_deref().and_then(|b| ReferralCursor::parse(b).ok()),
         limit: Some(PAGE_SIZE),
         ..Default::default()
     };
@@ -193,7 +196,12 @@ async fn list(
     let older = (rows.len() as u32 == PAGE_SIZE)
         .then(|| referrals.last())
         .flatten()
-        .map(|last| format!("{base}?status={status_value}&before={}", last.created_at.0));
+        .map(|last| {
+            format!(
+                "{base}?status={status_value}&before={}",
+                ReferralCursor::after(last)
+            )
+        });
     let mut statuses = vec![StatusChoice {
         value: "all".into(),
         label: text(lang, "referrals-status-all"),

@@ -1315,6 +1315,32 @@ async fn each_kind_of_reward_is_given_or_says_why_not(backend: Backend) {
     )
     .await
     .unwrap();
+    // A milestone gift not in the catalog is refused by its field, and nothing changes.
+    let refused = db
+        .set_referral_program(
+            &store,
+            &ReferralProgram {
+                milestones: vec![Milestone {
+                    friends: 5,
+                    reward: ReferralReward::Gift {
+                        reward_id: "no-such-reward".into(),
+                    },
+                }],
+                ..program()
+            },
+            "user:test",
+        )
+        .await;
+    match refused {
+        Err(StoreError::Invalid(e)) => assert_eq!(
+            (e.field.as_str(), e.code),
+            ("milestones[0].reward.reward_id", "unknown_reward")
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let kept = db.referral_program(store.id).await.unwrap().program;
+    assert!(kept.milestones.is_empty());
+    assert!(matches!(kept.advocate_reward, ReferralReward::Gift { .. }));
     let (bina, code) = advocate(db, &store, "bina", "Bina").await;
     let refs = friends(db, &store, &code, "gf", 2).await;
     let report = db.run_referrals(&store, after_window(&refs[1])).await.unwrap();

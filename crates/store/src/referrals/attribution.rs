@@ -271,8 +271,8 @@ pub(crate) async fn refer_all(
     let prepared: Vec<Prepared> = fresh
         .iter()
         .map(|a| Prepared {
-            ip_hash: hash_of(&a.order, signals::IP).or(a.landing.ip_hash.clone()),
-            device_hash: hash_of(&a.order, signals::DEVICE).or(a.landing.device_hash.clone()),
+            ip_hash: hash_of(a.order.as_ref(), signals::IP).or(a.landing.ip_hash.clone()),
+            device_hash: hash_of(a.order.as_ref(), signals::DEVICE).or(a.landing.device_hash.clone()),
             arrived_at: a.order.as_ref().map_or(now.0, |o| o.placed_at.min(now.0)),
         })
         .collect();
@@ -424,8 +424,8 @@ async fn attach(
     let advocate = r.advocate_id.to_string();
     let friend = r.friend_id.to_string();
     tx.lock_customers(&[&advocate, &friend]).await?;
-    let ip_hash = hash_of(&Some(order.clone()), signals::IP);
-    let device_hash = hash_of(&Some(order.clone()), signals::DEVICE);
+    let ip_hash = hash_of(Some(&order), signals::IP);
+    let device_hash = hash_of(Some(&order), signals::DEVICE);
     let judged = Judged {
         advocate: &advocate,
         friend: &friend,
@@ -484,9 +484,8 @@ fn waits_for_order(r: &ReferralRecord) -> bool {
     r.order_id.is_none() && matches!(r.status, ReferralStatus::AwaitingOrder | ReferralStatus::Review)
 }
 
-fn hash_of(order: &Option<OrderFacts>, kind: &str) -> Option<String> {
-    order
-        .as_ref()?
+fn hash_of(order: Option<&OrderFacts>, kind: &str) -> Option<String> {
+    order?
         .hashes
         .iter()
         .find(|(k, _)| *k == kind)

@@ -137,10 +137,21 @@ impl Tx {
         actor: &str,
     ) -> Result<ReferralProgramRecord, StoreError> {
         program.validate()?;
-        if let regulars_domain::referral::ReferralReward::Gift { reward_id } = &program.advocate_reward {
+        // Every gift the program can give is in the catalog, so none is promised in vain.
+        let gifts = std::iter::once(("advocate_reward".to_string(), &program.advocate_reward)).chain(
+            program
+                .milestones
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("milestones[{i}].reward"), &m.reward)),
+        );
+        for (field, reward) in gifts {
+            let regulars_domain::referral::ReferralReward::Gift { reward_id } = reward else {
+                continue;
+            };
             self.reward(store.id, reward_id).await.map_err(|e| match e {
                 StoreError::NotFound(_) => regulars_domain::FieldError::new(
-                    "advocate_reward.reward_id",
+                    format!("{field}.reward_id"),
                     "unknown_reward",
                     "no reward with this id in the catalog",
                 )

@@ -998,6 +998,9 @@ impl Tx {
         actor: &str,
     ) -> Result<Vec<(CustomerId, Outcome)>, StoreError> {
         self.lock_store(store).await?;
+        if inputs.len() >= crate::BULK {
+            self.refresh_statistics_if_grown().await?;
+        }
         upsert_customers(self, store, inputs, Timestamp::now(), actor, None).await
     }
 

@@ -115,6 +115,10 @@ pub enum Outcome {
 /// 65,535 bind parameters for our widest table.
 pub(crate) const CHUNK: usize = 400;
 
+/// A batch this large is a bulk load (an import, a bulk API call): before it, PostgreSQL's
+/// statistics are refreshed where the tables outgrew them (see `Tx::refresh_statistics_if_grown`).
+pub(crate) const BULK: usize = 100;
+
 pub(crate) fn json_text<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }

@@ -223,6 +223,9 @@ impl Tx {
         credit_history: bool,
     ) -> Result<Vec<OrderWrite>, StoreError> {
         self.lock_store(store.id).await?;
+        if orders.len() >= crate::BULK {
+            self.refresh_statistics_if_grown().await?;
+        }
         let now = Timestamp::now();
         let store_key = store.id.to_string();
 

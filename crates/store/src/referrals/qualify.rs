@@ -77,9 +77,19 @@ impl Db {
                 break;
             }
             let mut tx = self.begin().await?;
+            // Everyone the batch rewards, locked at once in one order (no deadlock with a
+            // concurrent run); the batch's events written together at its end.
+            let people: Vec<String> = due
+                .iter()
+                .flat_map(|r| [r.advocate_id.to_string(), r.friend_id.to_string()])
+                .collect();
+            tx.lock_customers(&people.iter().map(String::as_str).collect::<Vec<_>>())
+                .await?;
+            let mut events = Vec::new();
             for r in &due {
-                settle(&mut tx, store, &program, r, now, &mut report).await?;
+                settle(&mut tx, store, &program, r, now, &mut report, &mut events).await?;
             }
+            insert_events(&mut tx, store.id, &events, now).await?;
             tx.commit().await?;
             if (due.len() as u64) < BATCH {
                 break;
@@ -159,7 +169,8 @@ impl Db {
 }
 
 /// Moves one due referral: cancelled when its order no longer qualifies, else qualified and
-/// (within the cap) rewarded. The conditional update makes a second, concurrent run a no-op.
+/// (within the cap) rewarded, adding what happened to `events`. The caller holds the locks of
+/// the advocate and the friend. The conditional update makes a second, concurrent run a no-op.
 async fn settle(
     tx: &mut Tx,
     store: &StoreRecord,
@@ -167,10 +178,9 @@ async fn settle(
     r: &ReferralRecord,
     now: Timestamp,
     report: &mut ReferralRunReport,
+    events: &mut Vec<NewEvent>,
 ) -> Result<(), StoreError> {
     let advocate = r.advocate_id.to_string();
-    let friend = r.friend_id.to_string();
-    tx.lock_customers(&[&advocate, &friend]).await?;
     let (Some(order_id), Some(end)) = (r.order_id.as_deref(), r.qualifies_at) else {
         return Ok(());
     };
@@ -192,9 +202,8 @@ async fn settle(
         .await?
         {
             let record = tx.referral_for_update(store.id, &r.id).await?;
-            let mut events = vec![event("referral_cancelled", &record, now)];
-            reverse_referral(tx, store, &r.id, "referral_cancelled", now, &mut events).await?;
-            insert_events(tx, store.id, &events, now).await?;
+            events.push(event("referral_cancelled", &record, now));
+            reverse_referral(tx, store, &r.id, "referral_cancelled", now, events).await?;
             report.cancelled += 1;
         }
         return Ok(());
@@ -204,7 +213,6 @@ async fn settle(
         return Ok(());
     }
     report.qualified += 1;
-    let mut events: Vec<NewEvent> = Vec::new();
     let qualified = tx.referral_for_update(store.id, &r.id).await?;
     events.push(event("referral_qualified", &qualified, now));
 
@@ -261,11 +269,10 @@ async fn settle(
     if rewarded {
         report.rewarded += 1;
         events.push(event("referral_rewarded", &record, now));
-        report.milestones += milestones(tx, store, program, r.advocate_id, now, &mut events).await?;
+        report.milestones += milestones(tx, store, program, r.advocate_id, now, events).await?;
     } else {
         report.unrewarded += 1;
     }
-    insert_events(tx, store.id, &events, now).await?;
     Ok(())
 }
 
